@@ -1,0 +1,153 @@
+"""``Logger(context)``: NestJS's logger API over structlog.
+
+Output is pretty on a TTY and JSON lines otherwise; ``NESTPY_LOG_FORMAT=json|console``
+forces one, ``NESTPY_LOG_LEVEL`` sets the level (default ``info``). Inside a gateway handler
+every line carries ``sid``, ``namespace`` and ``event`` without the caller passing them: the
+dispatcher stores them in one ``ContextVar`` per message, and the ``add_ws_context``
+processor copies them into the event dict only when a line is actually logged (cheaper than
+binding three contextvars per message).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+
+__all__ = ["Logger", "add_ws_context", "configure_logging", "ws_context"]
+
+#: (sid, namespace, event) of the message being handled, or None outside handlers.
+ws_context: ContextVar[tuple[str, str, str] | None] = ContextVar(
+    "nestpy_ws_context", default=None
+)
+
+_configured = False
+
+
+def add_ws_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: add ``sid``/``namespace``/``event`` of the current message.
+
+    Add it to your own structlog chain if you configure structlog yourself.
+    """
+    ctx = ws_context.get()
+    if ctx is not None:
+        sid, namespace, event = ctx
+        event_dict.setdefault("sid", sid)
+        event_dict.setdefault("namespace", namespace)
+        # structlog uses "event" for the message text itself, so the Socket.IO event
+        # goes under "ws_event" when the line has its own text (always).
+        event_dict.setdefault("ws_event", event)
+    return event_dict
+
+
+def configure_logging(fmt: str | None = None, level: str | int | None = None) -> None:
+    """Configure structlog for nestpy.
+
+    Args:
+        fmt: ``"json"`` or ``"console"``; default from ``NESTPY_LOG_FORMAT``, else console on
+            a TTY and JSON otherwise.
+        level: a level name or number; default from ``NESTPY_LOG_LEVEL``, else ``info``.
+    """
+    global _configured
+    fmt = (fmt or os.environ.get("NESTPY_LOG_FORMAT") or "").lower() or (
+        "console" if sys.stderr.isatty() else "json"
+    )
+    raw_level = level if level is not None else os.environ.get("NESTPY_LOG_LEVEL", "info")
+    lvl = raw_level if isinstance(raw_level, int) else logging.getLevelName(raw_level.upper())
+    if not isinstance(lvl, int):
+        raise ValueError(f"unknown log level {raw_level!r}; use debug, info, warning or error")
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        add_ws_context,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    if fmt == "json":
+        processors += [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ]
+    elif fmt == "console":
+        processors.append(structlog.dev.ConsoleRenderer())
+    else:
+        raise ValueError(f"unknown log format {fmt!r}; use 'json' or 'console'")
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    _configured = True
+
+
+def _ensure_configured() -> None:
+    # Respect an application that configured structlog itself.
+    if not _configured and not structlog.is_configured():
+        configure_logging()
+
+
+class Logger:
+    """A named logger, as NestJS's ``new Logger(context)``.
+
+    Methods take a message and keyword fields: ``logger.info("joined", room="a")``.
+    """
+
+    __slots__ = ("_context", "_log")
+
+    def __init__(self, context: str = "") -> None:
+        self._context = context
+        self._log: Any = None
+
+    @property
+    def context(self) -> str:
+        """The context name this logger stamps on each line."""
+        return self._context
+
+    def _logger(self) -> Any:
+        log = self._log
+        if log is None:
+            _ensure_configured()
+            log = structlog.get_logger("nestpy")
+            if self._context:
+                log = log.bind(context=self._context)
+            self._log = log
+        return log
+
+    def debug(self, message: str, **fields: Any) -> None:
+        """Log at debug level."""
+        self._logger().debug(message, **fields)
+
+    def verbose(self, message: str, **fields: Any) -> None:
+        """NestJS's ``verbose``: logged at debug level."""
+        self._logger().debug(message, **fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        """Log at info level."""
+        self._logger().info(message, **fields)
+
+    def log(self, message: str, **fields: Any) -> None:
+        """NestJS's ``log``: logged at info level."""
+        self._logger().info(message, **fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        """Log at warning level."""
+        self._logger().warning(message, **fields)
+
+    warn = warning
+
+    def error(self, message: str, **fields: Any) -> None:
+        """Log at error level."""
+        self._logger().error(message, **fields)
+
+    def exception(self, message: str, **fields: Any) -> None:
+        """Log at error level with the current exception's traceback."""
+        self._logger().exception(message, **fields)
+
+    def fatal(self, message: str, **fields: Any) -> None:
+        """Log at critical level."""
+        self._logger().critical(message, **fields)
