@@ -55,6 +55,14 @@ class LateRegistrationError(NestpyError):
     """Something was registered on an application after it was sealed (started)."""
 
 
+class ScopeError(NestpyError):
+    """A scoped provider was resolved where its scope is not active (REQUEST outside a request)."""
+
+
+class UnknownElementError(NestpyError, LookupError):
+    """``app.get(token)`` found no module that provides *token*."""
+
+
 def _name(obj: Any) -> str:
     if isinstance(obj, type):
         return obj.__qualname__
