@@ -1,0 +1,170 @@
+"""``nestpy`` console script: ``new``, ``generate`` (``g``), ``start`` and ``info``.
+
+Only click is imported at module level; each command imports its own machinery when it
+runs, so ``nestpy g ...`` stays fast and never loads python-socketio or aiohttp.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from nestpy.__about__ import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["cli", "main"]
+
+_ALIASES = {"g": "generate"}
+
+
+class _AliasedGroup(click.Group):
+    """A click group that also answers to the Nest CLI's short command names (``g``)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, _ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Report the full name (``generate``), so usage lines read the same for both spellings.
+        _, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else None), cmd, rest
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # rich colours only on a terminal and honours NO_COLOR; highlight=False keeps file
+    # names and numbers from being recoloured at random.
+    return Console(highlight=False, soft_wrap=True)
+
+
+@click.group(cls=_AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="nestpy")
+def cli() -> None:
+    """nestpy: NestJS-style Socket.IO gateways for Python.
+
+    \b
+    Commands: new, generate (g), start, info.
+    Run "nestpy COMMAND --help" for the options of one command.
+    """
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--directory",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create the project (default: ./NAME in kebab-case).",
+)
+@click.option("--dry-run", is_flag=True, help="List the files without writing anything.")
+def new(name: str, directory: Path | None, dry_run: bool) -> None:
+    """Create a new nestpy project NAME with a sample gateway and its tests."""
+    from nestpy.cli import _project
+    from nestpy.cli.generate import apply_changes, print_changes
+
+    target, changes = _project.plan_new(name, directory)
+    console = _console()
+    print_changes(changes, root=target.parent, dry_run=dry_run, console=console)
+    if not dry_run:
+        apply_changes(changes)
+        _project.print_next_steps(target, console)
+
+
+_SCHEMATIC_HELP = """Generate a SCHEMATIC named NAME in the current project.
+
+\b
+Schematics (alias):
+  gateway (ga)      Socket.IO gateway + test; registered in the nearest module's providers
+  module (mo)       @Module; added to the parent module's imports
+  service (s)       @Injectable service + test; registered in the nearest module's providers
+  guard (gu)        CanActivate guard + test
+  pipe (pi)         PipeTransform pipe + test
+  interceptor (itc) NestInterceptor + test
+  filter (f)        exception filter + test
+
+\b
+NAME may be kebab-, snake-, camel- or PascalCase (chat-room, chat_room, ChatRoom) and may
+start with directories (admin/chat-room). "nestpy g gateway channels" creates
+channels/channels_gateway.py with class ChannelsGateway under the project's package.
+"""
+
+
+@cli.command(help=_SCHEMATIC_HELP)
+@click.argument("schematic")
+@click.argument("name")
+@click.option("--path", "-p", help="Directory, relative to the project's package, to put it in.")
+@click.option("--flat", is_flag=True, help="Do not create a directory named after NAME.")
+@click.option("--no-spec", "no_spec", is_flag=True, help="Do not generate a test file.")
+@click.option(
+    "--skip-import", is_flag=True, help="Do not register the new class in the nearest module."
+)
+@click.option("--dry-run", "-n", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--force", "-f", is_flag=True, help="Overwrite files that already exist.")
+def generate(
+    schematic: str,
+    name: str,
+    path: str | None,
+    flat: bool,
+    no_spec: bool,
+    skip_import: bool,
+    dry_run: bool,
+    force: bool,
+) -> None:
+    from nestpy.cli._discovery import find_project
+    from nestpy.cli.generate import apply_changes, plan_generate, print_changes, resolve_schematic
+
+    kind = resolve_schematic(schematic)
+    project = find_project(Path.cwd())
+    changes = plan_generate(
+        kind,
+        name,
+        project=project,
+        path=path,
+        flat=flat,
+        spec=not no_spec,
+        skip_import=skip_import,
+        force=force,
+    )
+    print_changes(changes, root=project.root, dry_run=dry_run, console=_console())
+    if not dry_run:
+        apply_changes(changes)
+
+
+@cli.command()
+@click.argument("target", required=False, metavar="[MODULE:CLASS]")
+@click.option("--host", help="Interface to bind (default: the application's own default).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Application port to listen on.")
+@click.option("--reload", is_flag=True, help="Restart when a .py file of the project changes.")
+def start(target: str | None, host: str | None, port: int | None, reload: bool) -> None:
+    """Run the application (TARGET, else [tool.nestpy] app, else the discovered AppModule)."""
+    from nestpy.cli import _start
+    from nestpy.cli._discovery import find_project
+
+    project = find_project(Path.cwd())
+    if reload:
+        _start.run_with_reload(target, project, host=host, port=port, console=_console())
+    else:
+        _start.run(target, project, host=host, port=port)
+
+
+@cli.command()
+def info() -> None:
+    """Print the versions of nestpy, its dependencies, Python and the platform."""
+    from nestpy.cli._info import print_info
+
+    print_info(_console())
+
+
+def main() -> None:
+    """Entry point of the ``nestpy`` console script."""
+    cli(prog_name="nestpy")
+
+
+if __name__ == "__main__":
+    main()
