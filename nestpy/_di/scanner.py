@@ -447,7 +447,10 @@ def _check_cycles_and_scopes(nodes: list[ModuleNode]) -> None:
         for record in node.records.values():
             visit(record)
         for dep, owner in zip(node.module_deps, node.module_owners, strict=True):
-            if owner is not None and owner.records[dep.token].scope is Scope.REQUEST:
+            if owner is None:
+                continue
+            visit(owner.records[dep.token])  # may live in a module not checked yet
+            if owner.records[dep.token].scope is Scope.REQUEST:
                 raise BootstrapError(
                     f"Module class {node.name} depends on {name_of(dep.token)}, which is "
                     f"request-scoped; a module instance lives as long as the application. "
