@@ -36,11 +36,10 @@ def add_ws_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     ctx = ws_context.get()
     if ctx is not None:
         sid, namespace, event = ctx
+        # Runs after EventRenamer, so "event" is free for the Socket.IO event name.
         event_dict.setdefault("sid", sid)
         event_dict.setdefault("namespace", namespace)
-        # structlog uses "event" for the message text itself, so the Socket.IO event
-        # goes under "ws_event" when the line has its own text (always).
-        event_dict.setdefault("ws_event", event)
+        event_dict.setdefault("event", event)
     return event_dict
 
 
@@ -62,6 +61,9 @@ def configure_logging(fmt: str | None = None, level: str | int | None = None) ->
         raise ValueError(f"unknown log level {raw_level!r}; use debug, info, warning or error")
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        # structlog calls the message "event"; nestpy's lines use "message" so that
+        # "event" can carry the Socket.IO event name (DESIGN.md "Logger").
+        structlog.processors.EventRenamer("message"),
         add_ws_context,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -73,7 +75,7 @@ def configure_logging(fmt: str | None = None, level: str | int | None = None) ->
             structlog.processors.JSONRenderer(),
         ]
     elif fmt == "console":
-        processors.append(structlog.dev.ConsoleRenderer())
+        processors.append(structlog.dev.ConsoleRenderer(event_key="message"))
     else:
         raise ValueError(f"unknown log format {fmt!r}; use 'json' or 'console'")
     structlog.configure(

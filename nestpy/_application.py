@@ -1,0 +1,406 @@
+"""``NestFactory`` and ``NestApplication``: assemble modules, gateways and servers.
+
+``create()`` does every check that can fail (module graph, providers, handler markers,
+gateway options) and builds the providers; ``init()`` (run by ``listen()``) creates the
+Socket.IO servers, compiles the handlers with the global enhancers registered meanwhile
+and runs the hooks; after that the application is sealed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal as _signal
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from nestpy import _metadata as md
+from nestpy._di import Container, DynamicModule
+from nestpy._di.lifecycle import call_hook, hook_order
+from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, resolve_enhancers
+from nestpy.exceptions import BootstrapError, LateRegistrationError
+from nestpy.logger import Logger
+
+if TYPE_CHECKING:
+    from nestpy._di.container import ModuleNode
+    from nestpy.websockets._explorer import GatewayDefinition
+    from nestpy.websockets._servers import ServerRegistry
+
+__all__ = ["NestApplication", "NestFactory"]
+
+_log = Logger("NestApplication")
+
+#: aiohttp's graceful-shutdown wait. python-engineio leaves closed long-polls pending,
+#: so the default 60 s would make close() hang with polling clients connected.
+SHUTDOWN_TIMEOUT = 2.0
+
+
+class NestApplication:
+    """A created application: providers built, gateways explored, not yet listening."""
+
+    def __init__(
+        self,
+        container: Container,
+        gateways: list[tuple[Any, GatewayDefinition, ModuleNode]],
+        *,
+        include_cause: bool = True,
+    ) -> None:
+        self._container = container
+        self._gateways = gateways
+        self._globals = GlobalEnhancers()
+        self._adapter: Any = None
+        self._include_cause = include_cause
+        self.http_app = web.Application()
+        self._registry: ServerRegistry | None = None
+        self._runners: list[web.AppRunner] = []
+        self._bound: dict[int | None, int] = {}
+        self._host = "127.0.0.1"
+        self._initialised = False
+        self._listening = False
+        self._closed = False
+        self._shutdown_hooks = False
+        self._signal_loop: asyncio.AbstractEventLoop | None = None
+        self._signal_tasks: set[asyncio.Future[None]] = set()
+
+    # -- configuration (before init) ----------------------------------------------------
+
+    def _check_open(self, what: str) -> None:
+        if self._initialised:
+            raise LateRegistrationError(
+                f"{what} was called after the application was initialised (listen()/init()); "
+                "handlers are compiled once at start, so register it before listen()."
+            )
+
+    def use_global_guards(self, *guards: Any) -> NestApplication:
+        """Guards for every gateway handler (classes are built by the container)."""
+        self._check_open("use_global_guards")
+        self._globals.guards.extend(guards)
+        return self
+
+    def use_global_interceptors(self, *interceptors: Any) -> NestApplication:
+        """Interceptors for every gateway handler."""
+        self._check_open("use_global_interceptors")
+        self._globals.interceptors.extend(interceptors)
+        return self
+
+    def use_global_pipes(self, *pipes: Any) -> NestApplication:
+        """Pipes for every gateway handler's message body."""
+        self._check_open("use_global_pipes")
+        self._globals.pipes.extend(pipes)
+        return self
+
+    def use_global_filters(self, *filters: Any) -> NestApplication:
+        """Exception filters tried after method and class filters."""
+        self._check_open("use_global_filters")
+        self._globals.filters.extend(filters)
+        return self
+
+    def use_websocket_adapter(self, adapter: Any) -> NestApplication:
+        """Choose the Socket.IO client manager (e.g. ``RedisIoAdapter(url)``)."""
+        self._check_open("use_websocket_adapter")
+        self._adapter = adapter
+        return self
+
+    def enable_shutdown_hooks(self) -> NestApplication:
+        """Close the application (running the shutdown hooks) on SIGINT/SIGTERM."""
+        self._shutdown_hooks = True
+        if self._listening:
+            self._install_signals()
+        return self
+
+    def get(self, token: Any) -> Any:
+        """The instance bound to *token* in any module (NestJS's ``app.get``)."""
+        return self._container.get(token)
+
+    @property
+    def container(self) -> Container:
+        """The DI container."""
+        return self._container
+
+    # -- start ------------------------------------------------------------------------
+
+    async def init(self) -> NestApplication:
+        """Create the servers, compile handlers and run the init hooks (idempotent)."""
+        if self._initialised:
+            return self
+        from nestpy.websockets._binding import Enhancers, bind_gateway
+        from nestpy.websockets._servers import ServerRegistry
+        from nestpy.websockets.server import Server
+
+        self._initialised = True
+        manager_factory = None
+        if self._adapter is not None:
+            manager_factory = self._adapter.create_client_manager
+        registry = self._registry = ServerRegistry(self.http_app, manager_factory)
+        after_init: list[tuple[Any, Any]] = []
+        for instance, definition, node in self._gateways:
+            sio = registry.server_for(definition.cls, definition.options)
+            server = Server(sio, definition.options.namespace)
+            for attr in definition.server_attrs:
+                instance.__dict__[attr] = server
+
+            def make(cls: type, _node: ModuleNode = node) -> Any:
+                return self._container.create(cls, _node)
+
+            per_handler: dict[str, Enhancers] = {}
+            for h in definition.handlers:
+                resolved = resolve_enhancers(definition.cls, h.function, self._globals, make)
+                per_handler[h.event] = Enhancers(**resolved)
+            conn_guards = resolve_class_guards(definition.cls, make)
+            bind_gateway(instance, definition, sio, per_handler, conn_guards,
+                         include_cause=self._include_cause)
+            if definition.has_init:
+                after_init.append((instance, server))
+        # NestJS calls afterInit while connecting gateways, before onModuleInit.
+        for instance, server in after_init:
+            r = instance.after_init(server)
+            if asyncio.iscoroutine(r):
+                await r
+        await call_hook(hook_order(self._container, "on_module_init"), "on_module_init")
+        await call_hook(
+            hook_order(self._container, "on_application_bootstrap"), "on_application_bootstrap"
+        )
+        return self
+
+    async def listen(
+        self,
+        port: int | None = None,
+        host: str = "0.0.0.0",
+        *,
+        gateway_ports: Mapping[int, int] | None = None,
+        ephemeral_gateways: bool = False,
+    ) -> NestApplication:
+        """Start listening.
+
+        Args:
+            port: the application's HTTP port (gateways declared without a port share it).
+                ``None`` binds it only when such a gateway exists, on ``$PORT`` or 3000.
+            host: interface to bind every site on.
+            gateway_ports: remap declared gateway ports (``{3000: 0}`` → ephemeral).
+            ephemeral_gateways: bind every gateway port on an ephemeral port (tests).
+        """
+        await self.init()
+        assert self._registry is not None
+        if self._listening:
+            raise LateRegistrationError("listen() was called twice on one application")
+        self._listening = True
+        self._host = host
+        remap = dict(gateway_ports or {})
+        for declared, entry in self._registry.ports.items():
+            if declared is None:
+                if port is None and not entry.servers:
+                    continue
+                actual = port if port is not None else int(os.environ.get("PORT", "3000"))
+                app = self.http_app
+            else:
+                actual = 0 if ephemeral_gateways else remap.get(declared, declared)
+                app = entry.app
+            runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, actual)
+            try:
+                await site.start()
+            except OSError as exc:
+                await runner.cleanup()
+                await self._stop_runners()
+                raise BootstrapError(
+                    f"cannot listen on {host}:{actual} ({exc.strerror}); "
+                    + ("another process uses the port: stop it or choose another port"
+                       if exc.errno in (98, 48) else "check the host and port")
+                ) from exc
+            self._runners.append(runner)
+            addresses = runner.addresses
+            self._bound[declared] = int(addresses[-1][1]) if addresses else actual
+            _log.info("listening", host=host, port=self._bound[declared],
+                      declared=declared if declared is not None else "app")
+        if self._shutdown_hooks:
+            self._install_signals()
+        return self
+
+    @property
+    def ports(self) -> dict[int | None, int]:
+        """Declared port (``None`` = the application's) → bound port."""
+        return dict(self._bound)
+
+    def url_for(self, target: Any = None) -> str:
+        """``http://host:port`` serving *target*: a gateway class, a namespace, a declared
+        port, or None for the application's port."""
+        declared: int | None = None
+        if isinstance(target, type):
+            opts = md.get_meta(target, md.GATEWAY)
+            if opts is None:
+                raise ValueError(f"{target.__qualname__} is not a gateway")
+            declared = opts.port
+        elif isinstance(target, str):
+            ns = target if target.startswith("/") else "/" + target
+            for _inst, definition, _node in self._gateways:
+                gns = definition.options.namespace
+                if (isinstance(gns, str) and gns == ns) or (
+                    not isinstance(gns, str) and gns.fullmatch(ns)
+                ):
+                    declared = definition.options.port
+                    break
+            else:
+                raise ValueError(f"no gateway serves namespace {ns!r}")
+        elif isinstance(target, int):
+            declared = target
+        if declared not in self._bound:
+            raise RuntimeError("the application is not listening on that port; call listen()")
+        host = "127.0.0.1" if self._host in ("0.0.0.0", "", "::") else self._host
+        return f"http://{host}:{self._bound[declared]}"
+
+    def get_url(self) -> str:
+        """The application's own URL (NestJS's ``app.getUrl()``)."""
+        return self.url_for(None)
+
+    # -- stop -------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._signal_loop is loop:
+            return
+        self._signal_loop = loop
+        def on_signal(sig: _signal.Signals) -> None:
+            task = asyncio.ensure_future(self.close(sig.name))
+            self._signal_tasks.add(task)
+
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, on_signal, sig)
+
+    async def _stop_runners(self) -> None:
+        runners, self._runners = self._runners, []
+        for runner in reversed(runners):
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+
+    async def close(self, signal: str | None = None) -> None:
+        """Disconnect clients, stop listening and run the shutdown hooks (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._signal_loop is not None:
+            for sig in (_signal.SIGINT, _signal.SIGTERM):
+                with contextlib.suppress(Exception):
+                    self._signal_loop.remove_signal_handler(sig)
+        c = self._container
+        await call_hook(hook_order(c, "on_module_destroy"), "on_module_destroy")
+        await call_hook(
+            hook_order(c, "before_application_shutdown"), "before_application_shutdown", signal
+        )
+        if self._registry is not None:
+            for sio in self._registry.all_servers():
+                for sid in list(sio.nest_sockets):
+                    sock = sio.nest_sockets.get(sid)
+                    if sock is not None:
+                        with contextlib.suppress(Exception):
+                            await sock.disconnect(close=True)
+                with contextlib.suppress(Exception):
+                    await sio.shutdown()
+        await self._stop_runners()
+        await call_hook(
+            hook_order(c, "on_application_shutdown"), "on_application_shutdown", signal
+        )
+
+    # -- conveniences -----------------------------------------------------------------
+
+    async def __aenter__(self) -> NestApplication:
+        if not self._listening:
+            await self.listen(0, "127.0.0.1", ephemeral_gateways=True)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def test_client(self, namespace: str = "/", **options: Any) -> Any:
+        """A ``nestpy.testing.SocketClient`` connected to *namespace* of this app.
+
+        Use as ``async with app.test_client("/channels") as client:``.
+        """
+        import importlib
+
+        # nestpy.testing is optional at runtime; imported only when a test asks for it.
+        client_mod = importlib.import_module("nestpy.testing.client")
+        return client_mod.SocketClient(self.url_for(namespace), namespace, **options)
+
+
+class NestFactory:
+    """Creates applications from a root module (NestJS's ``NestFactory``)."""
+
+    @staticmethod
+    async def create(
+        module: type | DynamicModule,
+        *,
+        include_cause: bool = True,
+        container: Container | None = None,
+    ) -> NestApplication:
+        """Build *module*'s providers and explore its gateways.
+
+        Every bootstrap error (missing provider, bad marker, bad gateway option) is
+        raised here, before any port is opened.
+
+        Args:
+            module: the root module.
+            include_cause: include ``cause`` in error payloads (NestJS 11 default: True).
+            container: a pre-built container (used by ``nestpy.testing``).
+        """
+        from nestpy.websockets._explorer import explore_gateway
+        from nestpy.websockets._servers import server_kwargs
+
+        c = container or Container.build(module)
+        c.instantiate()
+        gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = []
+        for instance, node in c.find(md.GATEWAY):
+            definition = explore_gateway(type(instance))
+            server_kwargs(definition.options, definition.cls)  # validate now, not at listen
+            gateways.append((instance, definition, node))
+        return NestApplication(c, gateways, include_cause=include_cause)
+
+    @staticmethod
+    def run(
+        module: type | DynamicModule,
+        port: int | None = None,
+        host: str = "0.0.0.0",
+    ) -> None:
+        """Create, listen, and serve until SIGINT/SIGTERM, then close gracefully.
+
+        Binds the application port only when *port* is given or a gateway shares it.
+        Uses uvloop when installed.
+        """
+        try:
+            import uvloop
+
+            runner: Any = uvloop.run
+        except ImportError:
+            runner = asyncio.run
+
+        async def main() -> None:
+            app = await NestFactory.create(module)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            received: list[str] = []
+
+            def on_signal(sig: _signal.Signals) -> None:
+                received.append(sig.name)
+                stop.set()
+
+            for sig in (_signal.SIGINT, _signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, on_signal, sig)
+            await app.listen(port, host)
+            try:
+                await stop.wait()
+            finally:
+                _log.info("shutting down", signal=received[0] if received else None)
+                await app.close(received[0] if received else None)
+
+        runner(main())

@@ -1,0 +1,1 @@
+"""Handler compilation machinery (private)."""

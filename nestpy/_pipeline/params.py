@@ -1,0 +1,149 @@
+"""Parse a handler's signature once, at bootstrap, into ``ParamSpec`` records."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args, get_origin
+
+from nestpy.exceptions import BootstrapError
+
+__all__ = ["HandlerSignature", "ParamKind", "ParamSpec", "parse_handler"]
+
+
+class ParamKind(enum.Enum):
+    """Where a handler parameter's value comes from."""
+
+    BODY = "body"
+    SOCKET = "socket"
+    ACK = "ack"
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One handler parameter, resolved at bootstrap."""
+
+    index: int
+    name: str
+    kind: ParamKind
+    key: str | None = None
+    annotation: Any = Any
+    pipes: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSignature:
+    """A handler's parameters and calling convention."""
+
+    params: tuple[ParamSpec, ...]
+    #: True for NestJS's marker-less ``(client, data)`` form.
+    no_marker: bool
+    is_async: bool
+    is_async_gen: bool
+    uses_ack: bool
+
+
+class HandlerContextError(BootstrapError):
+    """A handler signature nestpy cannot bind; names the gateway, handler and fix."""
+
+    def __init__(self, gateway: type, handler: Callable[..., Any], problem: str) -> None:
+        self.gateway = gateway
+        self.handler = handler
+        self.problem = problem
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        name = getattr(self.handler, "__name__", repr(self.handler))
+        return f"[gateway={self.gateway.__qualname__}, handler={name}] {self.problem}"
+
+
+def _is_marker(obj: Any) -> bool:
+    from nestpy.websockets.decorators import _Marker
+
+    return isinstance(obj, _Marker)
+
+
+def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
+    """Read *fn*'s parameters (after ``self``) into a ``HandlerSignature``.
+
+    Raises:
+        HandlerContextError: a parameter has no marker while others do, a marker is
+            misused, or a type hint cannot be resolved.
+    """
+    from nestpy.websockets.decorators import Ack, ConnectedSocket, MessageBody
+
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # NameError for an unresolvable forward reference
+        raise HandlerContextError(
+            gateway, fn, f"cannot resolve type hints ({exc}); import the names used in "
+            "annotations at module level"
+        ) from exc
+    sig = inspect.signature(fn)
+    raw = list(sig.parameters.values())
+    if raw and raw[0].name in ("self", "cls"):
+        raw = raw[1:]
+    is_async_gen = inspect.isasyncgenfunction(fn)
+    is_async = inspect.iscoroutinefunction(fn)
+    specs: list[ParamSpec] = []
+    unmarked: list[str] = []
+    for i, p in enumerate(raw):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        ann = hints.get(p.name, Any)
+        markers: list[Any] = []
+        base = ann
+        if get_origin(ann) is Annotated:
+            base, *extras = get_args(ann)
+            markers = [m for m in extras if _is_marker(m)]
+        if len(markers) > 1:
+            raise HandlerContextError(
+                gateway, fn, f"parameter {p.name!r} has several markers {markers}; use one"
+            )
+        if not markers:
+            unmarked.append(p.name)
+            specs.append(ParamSpec(i, p.name, ParamKind.BODY, None, base))
+            continue
+        m = markers[0]
+        if isinstance(m, MessageBody):
+            specs.append(ParamSpec(i, p.name, ParamKind.BODY, m.key, base, tuple(m.pipes)))
+        elif isinstance(m, ConnectedSocket):
+            specs.append(ParamSpec(i, p.name, ParamKind.SOCKET, annotation=base))
+        elif isinstance(m, Ack):
+            specs.append(ParamSpec(i, p.name, ParamKind.ACK, annotation=base))
+    if unmarked and len(unmarked) != len(specs):
+        raise HandlerContextError(
+            gateway, fn,
+            f"parameter {unmarked[0]!r} has no marker; use Annotated[<type>, MessageBody()] "
+            "(or MessageBody('key'), ConnectedSocket(), Ack()), or drop every marker to use "
+            "the (client, data) form",
+        )
+    no_marker = bool(unmarked)
+    if no_marker:
+        if len(specs) > 2:
+            raise HandlerContextError(
+                gateway, fn,
+                "a handler without markers takes at most (client, data); mark the "
+                "parameters with Annotated[..., MessageBody()] / ConnectedSocket()",
+            )
+        # NestJS's marker-less form: (client, data)
+        kinds = (ParamKind.SOCKET, ParamKind.BODY)
+        specs = [
+            dataclasses.replace(s, kind=kinds[j]) for j, s in enumerate(specs)
+        ]
+    if not (is_async or is_async_gen) and inspect.isgeneratorfunction(fn):
+        raise HandlerContextError(
+            gateway, fn, "plain generators are not supported; use an async generator that "
+            "yields WsResponse objects"
+        )
+    return HandlerSignature(
+        params=tuple(specs),
+        no_marker=no_marker,
+        is_async=is_async,
+        is_async_gen=is_async_gen,
+        uses_ack=any(s.kind is ParamKind.ACK for s in specs),
+    )

@@ -1,0 +1,449 @@
+"""Compile a gateway into a ``GatewayRuntime``: per-handler pipelines built once.
+
+Per message the compiled ``run(socket, body, ack_id)`` does only what the handler asked
+for at bootstrap: no signature inspection, no metadata lookup, no empty pipeline stage.
+Order (NestJS): guards → interceptors (before) → pipes → handler → interceptors (after);
+exception filters on any error (method, then class, then global; first ``@Catch`` match).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from nestpy import _metadata as md
+from nestpy._pipeline.params import ParamKind, ParamSpec
+from nestpy._pipeline.validation import build_validator, format_errors
+from nestpy.common.context import ExecutionContext
+from nestpy.logger import Logger
+from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
+from nestpy.websockets._explorer import GatewayDefinition, HandlerDefinition
+from nestpy.websockets.exceptions import WsException
+from nestpy.websockets.responses import WsResponse
+from nestpy.websockets.socket import Socket
+
+__all__ = ["ArgumentMetadata", "Enhancers", "base_error_payload", "bind_gateway"]
+
+_log = Logger("nestpy.websockets")
+
+INTERNAL_ERROR = "Internal server error"
+FORBIDDEN = "Forbidden resource"
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentMetadata:
+    """What a pipe's ``transform(value, metadata)`` learns about the parameter."""
+
+    type: str  # "body" (NestJS's paramtype for ws payloads)
+    metatype: Any
+    data: str | None  # the MessageBody key, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Enhancers:
+    """Resolved enhancer instances for one handler, already in execution order."""
+
+    guards: tuple[Any, ...] = ()
+    interceptors: tuple[Any, ...] = ()
+    pipes: tuple[Any, ...] = ()
+    filters: tuple[Any, ...] = ()  # method → class → global
+
+
+def _maybe_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - a callable object with async __call__
+    )
+
+
+def base_error_payload(
+    exc: BaseException, pattern: str, data: Any, include_cause: bool = True
+) -> Any:
+    """NestJS 11 ``BaseWsExceptionFilter`` payload for *exc*."""
+    if isinstance(exc, WsException):
+        err = exc.get_error()
+        if isinstance(err, dict):
+            return err
+        payload: dict[str, Any] = {"status": "error", "message": err}
+    else:
+        payload = {"status": "error", "message": INTERNAL_ERROR}
+    if include_cause:
+        payload["cause"] = {"pattern": pattern, "data": data}
+    return payload
+
+
+def _catches(filter_obj: Any) -> tuple[type[BaseException], ...]:
+    types = md.get_meta(type(filter_obj), md.CATCH)
+    return tuple(types) if types else ()
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def _body_getter(spec: ParamSpec) -> Callable[[Any], Any]:
+    key = spec.key
+    if key is None:
+        return lambda body: body
+
+    def get(body: Any) -> Any:
+        return body.get(key) if isinstance(body, dict) else None
+
+    return get
+
+
+def _validating(spec: ParamSpec) -> Callable[[Any], Any] | None:
+    validator = build_validator(spec.annotation)
+    if validator is None:
+        return None
+    prefix = spec.key
+
+    def validate(value: Any) -> Any:
+        try:
+            return validator(value)
+        except pydantic.ValidationError as exc:
+            raise WsException(format_errors(exc, prefix)) from None  # type: ignore[arg-type]
+
+    return validate
+
+
+ArgBuilder = Callable[[Socket, Any, Any], Any]
+
+
+def _body_param(
+    get: Callable[[Any], Any], validate: Callable[[Any], Any] | None
+) -> Callable[[Socket, Any, Any], Any]:
+    if validate is None:
+        return lambda s, b, a: get(b)
+    return lambda s, b, a: validate(get(b))
+
+
+def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tuple[Any, ...]]:
+    """Arguments without pipes: specialised for the common shapes."""
+    getters: list[Callable[[Socket, Any, Any], Any]] = []
+    for spec in params:
+        if spec.kind is ParamKind.SOCKET:
+            getters.append(lambda s, b, a: s)
+        elif spec.kind is ParamKind.ACK:
+            getters.append(lambda s, b, a: a)
+        else:
+            get = _body_getter(spec)
+            validate = _validating(spec)
+            if validate is None and spec.key is None:
+                getters.append(lambda s, b, a: b)
+            else:
+                getters.append(_body_param(get, validate))
+    kinds = tuple(
+        (p.kind, p.key is None and build_validator(p.annotation) is None) for p in params
+    )
+    if not getters:
+        return lambda s, b, a: ()
+    if kinds == ((ParamKind.BODY, True),):
+        return lambda s, b, a: (b,)
+    if kinds == ((ParamKind.SOCKET, True),) or kinds == ((ParamKind.SOCKET, False),):
+        return lambda s, b, a: (s,)
+    if len(getters) == 2 and kinds[0][0] is ParamKind.SOCKET and kinds[1] == (ParamKind.BODY, True):
+        return lambda s, b, a: (s, b)
+    if len(getters) == 2 and kinds[1][0] is ParamKind.SOCKET and kinds[0] == (ParamKind.BODY, True):
+        return lambda s, b, a: (b, s)
+    frozen = tuple(getters)
+    return lambda s, b, a: tuple(g(s, b, a) for g in frozen)
+
+
+def _piped_args(
+    params: Sequence[ParamSpec], shared_pipes: tuple[Any, ...]
+) -> Callable[[Socket, Any, Any], Awaitable[tuple[Any, ...]]]:
+    """Arguments with pipes: global/class/method pipes, then the parameter's own, then
+    the implicit type validation (so ``DefaultValuePipe`` can fill a value first)."""
+    plans: list[tuple[ParamKind, Callable[[Any], Any], tuple[Any, ...], Any]] = []
+    for spec in params:
+        if spec.kind is not ParamKind.BODY:
+            plans.append((spec.kind, _body_getter(spec), (), None))
+            continue
+        meta = ArgumentMetadata("body", spec.annotation, spec.key)
+        steps: list[tuple[Callable[..., Any], bool]] = []
+        for pipe in (*shared_pipes, *spec.pipes):
+            fn = pipe.transform
+            steps.append((fn, _maybe_async(fn)))
+        plans.append((spec.kind, _body_getter(spec), tuple(steps), (meta, _validating(spec))))
+
+    async def build(s: Socket, b: Any, a: Any) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for kind, get, steps, extra in plans:
+            if kind is ParamKind.SOCKET:
+                out.append(s)
+                continue
+            if kind is ParamKind.ACK:
+                out.append(a)
+                continue
+            meta, validate = extra
+            value = get(b)
+            for fn, is_async in steps:
+                value = fn(value, meta)
+                if is_async or inspect.isawaitable(value):
+                    value = await value
+            if validate is not None:
+                value = validate(value)
+            out.append(value)
+        return tuple(out)
+
+    return build
+
+
+# ----------------------------------------------------------------------------- handlers
+
+
+def _compile_handler(
+    instance: Any,
+    definition: GatewayDefinition,
+    hdef: HandlerDefinition,
+    server: NestAsyncServer,
+    enh: Enhancers,
+    include_cause: bool,
+) -> Handler:
+    cls = definition.cls
+    event = hdef.event
+    sig = hdef.signature
+    bound = getattr(instance, hdef.name)
+    is_async = sig.is_async
+    is_gen = sig.is_async_gen
+    uses_ack = sig.uses_ack
+    send_ack = server.send_ack
+    fn_ref = hdef.function
+
+    has_pipes = bool(enh.pipes) or any(p.pipes for p in sig.params)
+    if has_pipes:
+        pipe_params = sig.params
+        if sig.no_marker:
+            # DESIGN: pipes also run for the (client, data) form.
+            pipe_params = tuple(sig.params)
+        async_args = _piped_args(pipe_params, enh.pipes)
+        sync_args = None
+    else:
+        sync_args = _sync_args(sig.params)
+        async_args = None
+
+    guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in enh.guards)
+    interceptors = tuple(i.intercept for i in enh.interceptors)
+    filters = tuple((f, _catches(f)) for f in enh.filters)
+    needs_ctx = bool(guards or interceptors or filters)
+
+    async def respond(sock: Socket, result: Any, ack_id: int | None) -> None:
+        if is_gen:
+            acked = False
+            async for item in result:
+                if isinstance(item, WsResponse):
+                    await sock.emit(item.event, item.data)
+                elif item is not None and ack_id is not None and not acked and not uses_ack:
+                    acked = True  # NestJS: a non-event value acknowledges (once)
+                    await send_ack(sock, ack_id, list(item) if type(item) is tuple else [item])
+            if ack_id is not None and not acked and not uses_ack:
+                await send_ack(sock, ack_id, [])
+            return
+        if isinstance(result, WsResponse):
+            await sock.emit(result.event, result.data)
+            if ack_id is not None and not uses_ack:
+                await send_ack(sock, ack_id, [])  # never leave an ack-waiting client hanging
+            return
+        if ack_id is not None and not uses_ack:
+            if result is None:
+                await send_ack(sock, ack_id, [])
+            elif type(result) is tuple:
+                await send_ack(sock, ack_id, list(result))
+            else:
+                await send_ack(sock, ack_id, [result])
+
+    async def on_error(
+        exc: Exception, sock: Socket, body: Any, ack_id: int | None, ctx: ExecutionContext | None
+    ) -> None:
+        payload = base_error_payload(exc, event, body, include_cause)
+        handled = False
+        if filters:
+            host = ctx or ExecutionContext(cls, fn_ref, sock, body, event)
+            for f, types in filters:
+                if types and not isinstance(exc, types):
+                    continue
+                try:
+                    r = f.catch(exc, host)
+                    if inspect.isawaitable(r):
+                        await r
+                    handled = True
+                except Exception:
+                    # An error inside a filter falls back to the base filter.
+                    _log.exception("exception filter failed", filter=type(f).__qualname__)
+                break
+        if not handled:
+            if isinstance(exc, WsException):
+                _log.debug("handler raised WsException", error=str(exc))
+            else:
+                _log.exception("unhandled error in handler", gateway=cls.__qualname__)
+            if sock.connected:
+                await sock.emit("exception", payload)
+        if ack_id is not None and sock.connected:
+            await send_ack(sock, ack_id, [payload])
+
+    if not needs_ctx and sync_args is not None:
+        # The fast path: no guards, interceptors, pipes or custom filters.
+        build = sync_args
+
+        if is_async:
+
+            async def run(sock: Socket, body: Any, ack_id: int | None) -> None:
+                try:
+                    result = await bound(*build(sock, body, _ack_for(sock, ack_id, uses_ack)))
+                except Exception as exc:
+                    await on_error(exc, sock, body, ack_id, None)
+                    return
+                if ack_id is not None or result is not None:
+                    await respond(sock, result, ack_id)
+
+        else:
+
+            async def run(sock: Socket, body: Any, ack_id: int | None) -> None:
+                try:
+                    result = bound(*build(sock, body, _ack_for(sock, ack_id, uses_ack)))
+                    if is_gen:
+                        await respond(sock, result, ack_id)
+                        return
+                except Exception as exc:
+                    await on_error(exc, sock, body, ack_id, None)
+                    return
+                if ack_id is not None or result is not None:
+                    await respond(sock, result, ack_id)
+
+        return Handler(run, inline=not is_async and not is_gen)
+
+    async def invoke(sock: Socket, body: Any, ack: Any) -> Any:
+        if async_args is not None:
+            args = await async_args(sock, body, ack)
+        else:
+            assert sync_args is not None
+            args = sync_args(sock, body, ack)
+        result = bound(*args)
+        if is_async:
+            result = await result
+        return result
+
+    n_icp = len(interceptors)
+
+    async def run_full(sock: Socket, body: Any, ack_id: int | None) -> None:
+        ctx = ExecutionContext(cls, fn_ref, sock, body, event) if needs_ctx else None
+        ack = _ack_for(sock, ack_id, uses_ack)
+        try:
+            for can_activate, is_async_guard in guards:
+                ok = can_activate(ctx)
+                if is_async_guard or inspect.isawaitable(ok):
+                    ok = await ok
+                if not ok:
+                    raise WsException(FORBIDDEN)
+            if n_icp:
+
+                async def step(i: int) -> Any:
+                    if i == n_icp:
+                        return await invoke(sock, body, ack)
+                    return await interceptors[i](ctx, lambda: step(i + 1))
+
+                result = await step(0)
+            else:
+                result = await invoke(sock, body, ack)
+            if is_gen:
+                await respond(sock, result, ack_id)
+                return
+        except Exception as exc:
+            await on_error(exc, sock, body, ack_id, ctx)
+            return
+        if ack_id is not None or result is not None:
+            await respond(sock, result, ack_id)
+
+    return Handler(run_full, inline=False)
+
+
+def _noop_ack(*args: Any) -> None:
+    return None
+
+
+def _ack_for(sock: Socket, ack_id: int | None, uses_ack: bool) -> Any:
+    if not uses_ack:
+        return None
+    return sock.ack_sender(ack_id) if ack_id is not None else _noop_ack
+
+
+# ----------------------------------------------------------------------------- gateway
+
+
+def _accepts_reason(fn: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
+
+
+def bind_gateway(
+    instance: Any,
+    definition: GatewayDefinition,
+    server: NestAsyncServer,
+    handler_enhancers: dict[str, Enhancers],
+    connection_guards: tuple[Any, ...],
+    include_cause: bool = True,
+) -> GatewayRuntime:
+    """Compile *instance*'s handlers and hooks and register them on *server*."""
+    cls = definition.cls
+    handlers = {
+        h.event: _compile_handler(
+            instance, definition, h, server, handler_enhancers.get(h.event, Enhancers()),
+            include_cause,
+        )
+        for h in definition.handlers
+    }
+    guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in connection_guards)
+    conn = instance.handle_connection if definition.has_connection else None
+    conn_fn = getattr(cls, "handle_connection", None) if definition.has_connection else None
+    disc = instance.handle_disconnect if definition.has_disconnect else None
+    disc_reason = _accepts_reason(disc) if disc is not None else False
+
+    async def accept(sock: Socket) -> dict[str, Any] | None:
+        try:
+            if guards:
+                # NestJS skips class guards on the handshake; we run them (DESIGN.md "Pipeline").
+                ctx = ExecutionContext(cls, conn_fn, sock, sock.handshake.auth, "connection")
+                for can_activate, is_async_guard in guards:
+                    ok = can_activate(ctx)
+                    if is_async_guard or inspect.isawaitable(ok):
+                        ok = await ok
+                    if not ok:
+                        return {"message": FORBIDDEN}
+            if conn is not None:
+                r = conn(sock)
+                if inspect.isawaitable(r):
+                    r = await r
+                if r is False:
+                    return {"message": "Connection rejected by server"}
+        except WsException as exc:
+            err = exc.get_error()
+            if isinstance(err, dict):
+                return {"message": str(err.get("message", "Connection refused")), "data": err}
+            return {"message": err if isinstance(err, str) else str(err)}
+        except Exception:
+            _log.exception("handle_connection failed", gateway=cls.__qualname__, sid=sock.id)
+            return {"message": INTERNAL_ERROR}
+        return None
+
+    async def on_disconnect(sock: Socket, reason: str | None) -> None:
+        if disc is None:
+            return
+        try:
+            r = disc(sock, reason) if disc_reason else disc(sock)
+            if inspect.isawaitable(r):
+                await r
+        except Exception:
+            _log.exception("handle_disconnect failed", gateway=cls.__qualname__, sid=sock.id)
+
+    runtime = GatewayRuntime(cls.__qualname__, definition.options.namespace, handlers, accept,
+                             on_disconnect)
+    server.add_gateway(runtime)
+    return runtime

@@ -1,0 +1,90 @@
+"""Read a gateway class's metadata into a ``GatewayDefinition`` (bootstrap only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nestpy import _metadata as md
+from nestpy._pipeline.params import HandlerSignature, parse_handler
+from nestpy.exceptions import BootstrapError
+from nestpy.websockets.decorators import GatewayOptions, _ServerSlot
+from nestpy.websockets.interfaces import OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit
+
+__all__ = ["GatewayDefinition", "HandlerDefinition", "explore_gateway"]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerDefinition:
+    """One ``@SubscribeMessage`` method."""
+
+    event: str
+    name: str
+    function: Callable[..., Any]
+    signature: HandlerSignature
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayDefinition:
+    """Everything the binder needs to know about a gateway class."""
+
+    cls: type
+    options: GatewayOptions
+    handlers: tuple[HandlerDefinition, ...]
+    server_attrs: tuple[str, ...]
+    has_init: bool
+    has_connection: bool
+    has_disconnect: bool
+
+
+def _overrides(cls: type, base: type, name: str) -> bool:
+    fn = getattr(cls, name, None)
+    return fn is not None and fn is not getattr(base, name, None)
+
+
+def explore_gateway(cls: type) -> GatewayDefinition:
+    """Collect handlers (including inherited ones), server slots and hooks of *cls*.
+
+    Raises:
+        BootstrapError: two handlers claim one event, or a handler signature is invalid.
+    """
+    options: GatewayOptions | None = None
+    for klass in cls.__mro__:
+        options = md.get_meta(klass, md.GATEWAY)
+        if options is not None:
+            break
+    if options is None:
+        raise BootstrapError(f"{cls.__qualname__} is not decorated with @WebSocketGateway")
+    handlers: dict[str, HandlerDefinition] = {}
+    seen_names: set[str] = set()
+    server_attrs: list[str] = []
+    # Walk the MRO so a subclass's method overrides its base's handler of the same name.
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, _ServerSlot) and name not in server_attrs:
+                server_attrs.append(name)
+            if name in seen_names:
+                continue
+            fn = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+            if not callable(fn):
+                continue
+            seen_names.add(name)
+            event = md.get_meta(fn, md.MESSAGE)
+            if event is None:
+                continue
+            if event in handlers:
+                raise BootstrapError(
+                    f"[gateway={cls.__qualname__}] event {event!r} has two handlers: "
+                    f"{handlers[event].name} and {name}; keep one @SubscribeMessage({event!r})"
+                )
+            handlers[event] = HandlerDefinition(event, name, fn, parse_handler(cls, fn))
+    return GatewayDefinition(
+        cls=cls,
+        options=options,
+        handlers=tuple(handlers.values()),
+        server_attrs=tuple(server_attrs),
+        has_init=_overrides(cls, OnGatewayInit, "after_init"),
+        has_connection=_overrides(cls, OnGatewayConnection, "handle_connection"),
+        has_disconnect=_overrides(cls, OnGatewayDisconnect, "handle_disconnect"),
+    )

@@ -1,0 +1,167 @@
+"""Port → aiohttp application → Socket.IO servers; gateway options checked at bootstrap."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from nestpy.exceptions import BootstrapError
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets.decorators import GatewayOptions
+
+__all__ = ["GatewayOptionError", "PortEntry", "ServerRegistry", "server_kwargs"]
+
+#: nestpy's own server options (not python-socketio's).
+NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate"})
+#: Options nestpy sets itself; a gateway may not override them.
+RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
+
+
+class GatewayOptionError(BootstrapError):
+    """A gateway option python-socketio/engineio do not know (or nestpy reserves)."""
+
+    def __init__(self, gateway: type, name: str, suggestion: str | None, reserved: bool) -> None:
+        self.gateway = gateway
+        self.name = name
+        self.suggestion = suggestion
+        self.reserved = reserved
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f"[gateway={self.gateway.__qualname__}] "
+        if self.reserved:
+            return head + (
+                f"option {self.name!r} is set by nestpy; "
+                + ("use cors=... instead" if self.name == "cors_allowed_origins" else "remove it")
+            )
+        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
+        return head + (
+            f"unknown @WebSocketGateway option {self.name!r}{hint} "
+            "(options are python-socketio/python-engineio server options in snake_case, "
+            "plus connect_timeout and per_message_deflate)"
+        )
+
+
+@functools.cache
+def _known_options() -> frozenset[str]:
+    import engineio.base_server
+    import socketio.base_server
+
+    names: set[str] = set(NEST_OPTIONS)
+    for fn in (socketio.base_server.BaseServer.__init__, engineio.base_server.BaseServer.__init__):
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                names.add(p.name)
+    names.add("engineio_logger")
+    return frozenset(names)
+
+
+def _camel_to_snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def server_kwargs(options: GatewayOptions, gateway: type) -> dict[str, Any]:
+    """The ``NestAsyncServer`` keyword arguments for *options* (validated).
+
+    Raises:
+        GatewayOptionError: an unknown or reserved option name.
+    """
+    known = _known_options()
+    kwargs: dict[str, Any] = {}
+    for name, value in options.server_options.items():
+        if name in RESERVED:
+            raise GatewayOptionError(gateway, name, None, reserved=True)
+        if name not in known:
+            snake = _camel_to_snake(name)
+            guess = snake if snake in known else None
+            if guess is None:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                guess = close[0] if close else None
+            raise GatewayOptionError(gateway, name, guess, reserved=False)
+        kwargs[name] = value
+    cors = options.cors
+    if cors is not None and cors is not False:
+        # CORS stays closed (same origin only) unless a gateway opens it.
+        if cors is True:
+            origins: Any = "*"
+            credentials = None
+        elif isinstance(cors, dict):
+            origins = cors.get("origin", "*")
+            origins = "*" if origins is True else origins
+            credentials = cors.get("credentials")
+        else:
+            origins, credentials = cors, None
+        kwargs["cors_allowed_origins"] = origins
+        if credentials is not None:
+            kwargs["cors_credentials"] = bool(credentials)
+    if options.transports is not None:
+        kwargs["transports"] = list(options.transports)
+    return kwargs
+
+
+@dataclass
+class _ServerSlot:
+    server: NestAsyncServer
+    kwargs: dict[str, Any]
+    gateways: list[str]
+
+
+@dataclass
+class PortEntry:
+    """One listening port: its aiohttp app and the Socket.IO servers attached by path."""
+
+    declared_port: int | None
+    app: web.Application
+    servers: dict[str, _ServerSlot] = field(default_factory=dict)
+
+
+class ServerRegistry:
+    """Creates one ``NestAsyncServer`` per (port, path); gateways on it share it."""
+
+    def __init__(self, main_app: web.Application, client_manager_factory: Any = None) -> None:
+        self.ports: dict[int | None, PortEntry] = {None: PortEntry(None, main_app)}
+        self._manager_factory = client_manager_factory
+
+    def server_for(self, gateway: type, options: GatewayOptions) -> NestAsyncServer:
+        """The server *gateway* attaches to, created on first use.
+
+        Raises:
+            BootstrapError: gateways sharing a server disagree on an option.
+        """
+        kwargs = server_kwargs(options, gateway)
+        entry = self.ports.get(options.port)
+        if entry is None:
+            entry = self.ports[options.port] = PortEntry(options.port, web.Application())
+        slot = entry.servers.get(options.path)
+        if slot is None:
+            manager = self._manager_factory() if self._manager_factory else None
+            server = NestAsyncServer(client_manager=manager, **kwargs)
+            server.attach(entry.app, socketio_path=options.path)
+            entry.servers[options.path] = _ServerSlot(server, kwargs, [gateway.__qualname__])
+            return server
+        for key, value in kwargs.items():
+            if key in slot.kwargs and slot.kwargs[key] != value:
+                raise BootstrapError(
+                    f"[gateway={gateway.__qualname__}] shares port {options.port or 'app'} and "
+                    f"path {options.path!r} with {', '.join(slot.gateways)} but sets "
+                    f"{key}={value!r} (they set {slot.kwargs[key]!r}). Gateways on one port "
+                    "and path share one Socket.IO server: use the same options, or another "
+                    "port or path."
+                )
+        if any(k not in slot.kwargs for k in kwargs):
+            raise BootstrapError(
+                f"[gateway={gateway.__qualname__}] sets server options "
+                f"{sorted(set(kwargs) - set(slot.kwargs))} that {', '.join(slot.gateways)} on "
+                "the same port and path does not; declare them on the first gateway too."
+            )
+        slot.gateways.append(gateway.__qualname__)
+        return slot.server
+
+    def all_servers(self) -> list[NestAsyncServer]:
+        """Every Socket.IO server created so far."""
+        return [s.server for e in self.ports.values() for s in e.servers.values()]

@@ -1,0 +1,89 @@
+"""``Server``: the gateway's namespace-scoped, typed facade over ``socketio.AsyncServer``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from nestpy.websockets.socket import BroadcastOperator, Socket
+
+if TYPE_CHECKING:
+    from nestpy.websockets._engine import NestAsyncServer
+
+__all__ = ["Server"]
+
+
+class Server:
+    """What ``WebSocketServer()`` injects: Socket.IO's server, scoped to one gateway.
+
+    For a gateway with a regex namespace it addresses every active namespace the regex
+    matches (NestJS's ``server.of(regex)``); ``of(name)`` narrows to one.
+    """
+
+    __slots__ = ("_all", "_namespace", "_server")
+
+    def __init__(self, server: NestAsyncServer, namespace: str | re.Pattern[str]) -> None:
+        self._server = server
+        self._namespace = namespace
+        self._all = BroadcastOperator(
+            server, (namespace,) if isinstance(namespace, str) else namespace
+        )
+
+    @property
+    def raw(self) -> NestAsyncServer:
+        """The underlying ``socketio.AsyncServer`` (escape hatch)."""
+        return self._server
+
+    @property
+    def namespace(self) -> str | re.Pattern[str]:
+        """The gateway's namespace (a name or a compiled regex)."""
+        return self._namespace
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """Local connected sockets of this gateway, by id."""
+        ns = self._namespace
+        if isinstance(ns, str):
+            return {sid: s for sid, s in self._server.nest_sockets.items() if s.namespace == ns}
+        return {
+            sid: s for sid, s in self._server.nest_sockets.items() if ns.fullmatch(s.namespace)
+        }
+
+    def of(self, namespace: str) -> Server:
+        """A ``Server`` for one concrete namespace (useful with regex gateways)."""
+        ns = namespace if namespace.startswith("/") else "/" + namespace
+        return Server(self._server, ns)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Emit *event* with *args* to every socket of the namespace."""
+        await self._all.emit(event, *args)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Sockets in *room* (chain ``to`` for a union of rooms)."""
+        return self._all.to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Every socket except those in *room*."""
+        return self._all.except_(room)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        """The connected sockets of this namespace."""
+        return await self._all.fetch_sockets()
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of this namespace."""
+        await self._all.disconnect_sockets(close)
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make every socket of this namespace join *room*."""
+        await self._all.sockets_join(room)
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make every socket of this namespace leave *room*."""
+        await self._all.sockets_leave(room)
+
+    def __repr__(self) -> str:
+        return f"Server(namespace={self._namespace!r})"
