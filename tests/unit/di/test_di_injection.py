@@ -319,3 +319,18 @@ def test_constructor_errors_propagate_unchanged() -> None:
     c = Container.build(AppModule)  # nothing built yet
     with pytest.raises(RuntimeError, match="boom"):
         c.instantiate()
+
+
+def test_dataclass_providers_are_injected_by_field() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Settings:
+        repo: Repo
+        name: Annotated[str, Inject("NAME")] = "default"
+
+    @Module(providers=[Settings, Repo, Provider("DB_URL", use_value="x")])
+    class AppModule: ...
+
+    settings = Container.build(AppModule).get(Settings)
+    assert settings.name == "default" and settings.repo.url == "x"

@@ -193,3 +193,22 @@ def test_module_class_cannot_inject_a_request_scoped_provider() -> None:
 
     with pytest.raises(BootstrapError, match=r"Module class .*AppModule.*request-scoped"):
         Container.build(AppModule)
+
+
+def test_request_scoped_factory_runs_once_per_request() -> None:
+    calls: list[int] = []
+
+    def make() -> dict[str, int]:
+        calls.append(1)
+        return {"n": len(calls)}
+
+    @Module(providers=[Provider("CTX", use_factory=make, scope=Scope.REQUEST)])
+    class AppModule: ...
+
+    c = Container.build(AppModule)
+    c.instantiate()
+    assert calls == []
+    with request_context():
+        assert c.get("CTX") is c.get("CTX")
+    with request_context():
+        assert c.get("CTX") == {"n": 2}
