@@ -323,6 +323,10 @@ class Container:
         else:
             provider = Provider(cls, use_class=cls)
         if provider is None:
+            owner = module.visible[cls]
+            self._refuse_request_deps(
+                cls, module, (Dependency(0, None, cls, True),), (owner,), itself=True
+            )
             instance = _get(module.injector, _Key(cls))
         else:
             where = f"module {module.name}, {cls.__qualname__}"
@@ -342,11 +346,14 @@ class Container:
         module: ModuleNode,
         deps: tuple[Dependency, ...],
         owners: tuple[ModuleNode | None, ...],
+        *,
+        itself: bool = False,
     ) -> None:
         for dep, owner in zip(deps, owners, strict=True):
             if owner is not None and owner.records[dep.token].scope is Scope.REQUEST:
+                what = "is" if itself else f"depends on the request-scoped {name_of(dep.token)}"
                 raise BootstrapError(
-                    f"{cls.__qualname__} (built for module {module.name}) depends on the "
-                    f"request-scoped {name_of(dep.token)}; enhancers are built once at "
+                    f"{cls.__qualname__} (built for module {module.name}) {what}"
+                    f"{' request-scoped' if itself else ''}; enhancers are built once at "
                     f"bootstrap. Read per-message state from the ExecutionContext instead."
                 )

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import injector
 
@@ -43,9 +43,14 @@ class Scope(enum.Enum):
     """
 
     SINGLETON = "singleton"
-    DEFAULT = "singleton"  # an alias of SINGLETON on purpose, as NestJS's Scope.DEFAULT
     TRANSIENT = "transient"
     REQUEST = "request"
+    # NestJS's Scope.DEFAULT, set below. Not an enum alias (DEFAULT = SINGLETON): mypy types
+    # an alias as a member of its own, so `scope is Scope.SINGLETON` would look always false.
+    DEFAULT: ClassVar[Scope]
+
+
+Scope.DEFAULT = Scope.SINGLETON
 
 
 request_scope_key: ContextVar[object | None] = ContextVar("nestpy_request_scope_key", default=None)

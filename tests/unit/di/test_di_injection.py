@@ -110,7 +110,7 @@ def test_use_existing_is_an_alias_to_the_same_instance() -> None:
 
 def test_default_value_is_used_when_the_token_is_not_visible() -> None:
     class Tuning:
-        def __init__(
+        def __init__(  # type: ignore[no-untyped-def]
             self,
             retries: Annotated[int, Inject("RETRIES")] = 3,
             timeout: Annotated[float, Inject("TIMEOUT")] = 1.5,

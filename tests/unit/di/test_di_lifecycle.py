@@ -197,3 +197,17 @@ def test_create_refuses_request_scoped_dependencies() -> None:
     c = Container.build(M)
     with pytest.raises(BootstrapError, match="request-scoped"):
         c.create(Guard, c.modules[0])
+
+
+def test_create_refuses_a_visible_request_scoped_provider() -> None:
+    from nestpy._di import Injectable, Scope
+
+    @Injectable(scope=Scope.REQUEST)
+    class PerMessageGuard: ...
+
+    @Module(providers=[PerMessageGuard])
+    class M: ...
+
+    c = Container.build(M)
+    with pytest.raises(BootstrapError, match=r"PerMessageGuard .*is request-scoped"):
+        c.create(PerMessageGuard, c.modules[0])
