@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,7 +19,12 @@ SHUTDOWN_HOOKS = ("on_module_destroy", "before_application_shutdown", "on_applic
 ``before_application_shutdown`` and ``on_application_shutdown``, as NestJS's ``dispose``)."""
 
 
-async def call_hook(instances: Iterable[Any], name: str, *args: Any) -> None:
+async def call_hook(
+    instances: Iterable[Any],
+    name: str,
+    *args: Any,
+    on_error: Callable[[Any, Exception], None] | None = None,
+) -> None:
     """Call ``instance.<name>(*args)`` on every instance that has it, one after the other.
 
     Sync and async hooks are both accepted: a returned awaitable is awaited before the next
@@ -29,9 +34,11 @@ async def call_hook(instances: Iterable[Any], name: str, *args: Any) -> None:
         instances: the targets, already in order (see :func:`hook_order`).
         name: the hook method's name, e.g. ``"on_module_init"``.
         *args: passed to each hook, e.g. the signal name for the shutdown hooks.
+        on_error: when given, called with ``(instance, exception)`` for a hook that raises,
+            and the remaining hooks still run (NestJS 12 logs and continues on shutdown).
 
     Raises:
-        Whatever a hook raises; later hooks do not run.
+        Whatever a hook raises, when *on_error* is not given; later hooks do not run.
     """
     # NestJS starts the hooks of one module together (Promise.all); nestpy runs them one at a
     # time so that the order is deterministic and a hook may rely on the ones before it.
@@ -41,9 +48,14 @@ async def call_hook(instances: Iterable[Any], name: str, *args: Any) -> None:
         hook = getattr(instance, name, None)
         if not callable(hook):
             continue
-        result = hook(*args)
-        if inspect.isawaitable(result):
-            await result
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(instance, exc)
 
 
 def hook_order(container: Container, name: str) -> list[Any]:

@@ -334,3 +334,38 @@ def test_dataclass_providers_are_injected_by_field() -> None:
 
     settings = Container.build(AppModule).get(Settings)
     assert settings.name == "default" and settings.repo.url == "x"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"use_value": 1, "inject": ["A"]}, "only applies to use_factory"),
+        ({"use_class": len}, "must be a class"),
+        ({"use_factory": 42}, "must be callable"),
+        ({"use_value": 1, "scope": "singleton"}, "nestpy Scope"),
+    ],
+)
+def test_provider_argument_mistakes(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(BootstrapError, match=message):
+        Provider("X", **kwargs)  # type: ignore[arg-type]
+
+
+def test_unhashable_tokens_and_bad_overrides_are_bootstrap_errors() -> None:
+    @Module(providers=[Provider(["not", "hashable"], use_value=1)])
+    class AppModule: ...
+
+    with pytest.raises(BootstrapError, match="not hashable"):
+        Container.build(AppModule)
+
+    @Module(providers=[Repo])
+    class Other: ...
+
+    with pytest.raises(BootstrapError, match=r"overrides\[Repo\] must be a Provider"):
+        Container.build(Other, overrides={Repo: object()})  # type: ignore[dict-item]
+    with pytest.raises(LookupError, match="not hashable"):
+        Container.build(Module()(type("Empty", (), {}))).get([])
+
+
+def test_injectable_rejects_a_non_scope() -> None:
+    with pytest.raises(BootstrapError, match="nestpy Scope"):
+        Injectable(scope="request")  # type: ignore[call-overload]

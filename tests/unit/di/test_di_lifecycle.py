@@ -145,6 +145,25 @@ async def test_a_failing_hook_propagates() -> None:
         await call_hook([Broken()], "on_module_init")
 
 
+async def test_on_error_reports_and_continues() -> None:
+    class Broken:
+        async def on_module_destroy(self) -> None:
+            raise RuntimeError("destroy failed")
+
+    class Fine:
+        def on_module_destroy(self) -> None:
+            LOG.append("fine")
+
+    LOG.clear()
+    errors: list[tuple[object, Exception]] = []
+    broken = Broken()
+    await call_hook(
+        [broken, Fine()], "on_module_destroy", on_error=lambda i, e: errors.append((i, e))
+    )
+    assert LOG == ["fine"]
+    assert errors[0][0] is broken and str(errors[0][1]) == "destroy failed"
+
+
 # --- create() -----------------------------------------------------------------------------
 
 
