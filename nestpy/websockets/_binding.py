@@ -136,7 +136,12 @@ def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tupl
             else:
                 getters.append(_body_param(get, validate))
     kinds = tuple(
-        (p.kind, p.key is None and build_validator(p.annotation) is None) for p in params
+        (
+            p.kind,
+            p.kind is not ParamKind.BODY
+            or (p.key is None and build_validator(p.annotation) is None),
+        )
+        for p in params
     )
     if not getters:
         return lambda s, b, a: ()
