@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from nestpy._speed import default_json
 from nestpy.exceptions import BootstrapError
 from nestpy.websockets._engine import NestAsyncServer
 from nestpy.websockets.decorators import GatewayOptions
@@ -140,7 +141,12 @@ class ServerRegistry:
         slot = entry.servers.get(options.path)
         if slot is None:
             manager = self._manager_factory() if self._manager_factory else None
-            server = NestAsyncServer(client_manager=manager, **kwargs)
+            extra: dict[str, Any] = {}
+            if "json" not in kwargs:
+                codec = default_json()
+                if codec is not None:
+                    extra["json"] = codec
+            server = NestAsyncServer(client_manager=manager, **kwargs, **extra)
             server.attach(entry.app, socketio_path=options.path)
             entry.servers[options.path] = _ServerSlot(server, kwargs, [gateway.__qualname__])
             return server
