@@ -26,7 +26,7 @@ __all__ = ["run", "run_with_reload", "snapshot"]
 
 POLL_INTERVAL = 0.5
 #: Seconds a child gets to shut down gracefully (SIGTERM) before it is killed.
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
 _SKIP_DIRS = {"__pycache__", "node_modules", "build", "dist", "site-packages"}
 
 

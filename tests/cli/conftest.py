@@ -37,6 +37,12 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def nestpy_argv() -> list[str]:
+    """The argv prefix that runs the ``nestpy`` console script."""
+    return nestpy_command()
+
+
+@pytest.fixture
 def cli_environ() -> dict[str, str]:
     """The environment CLI subprocesses run with."""
     return cli_env()
