@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from nestpy.websockets.socket import BroadcastOperator, Socket
+from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
@@ -69,12 +69,12 @@ class Server:
         """Every socket except those in *room*."""
         return self._all.except_(room)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """The connected sockets of this namespace."""
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The connected sockets of this namespace (every node's with a cluster adapter)."""
         return await self._all.fetch_sockets()
 
     async def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket of this namespace."""
+        """Disconnect every socket of this namespace (on every node with a cluster adapter)."""
         await self._all.disconnect_sockets(close)
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:

@@ -14,7 +14,7 @@ from socketio import packet as sio_packet
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
 
-__all__ = ["BroadcastOperator", "Handshake", "Socket"]
+__all__ = ["BroadcastOperator", "Handshake", "RemoteSocket", "Socket"]
 
 
 class Handshake:
@@ -112,8 +112,9 @@ class BroadcastOperator:
             return None
         skip = list(self._skip)
         if self._except:
-            # Rooms are known locally only (python-socketio's managers share sids, not
-            # room membership), so exclusion is resolved against this process's rooms.
+            # python-socketio's managers share sids, not room membership: exclusion is
+            # resolved here against this process's rooms (a cluster adapter resolves it on
+            # every node instead, see emit()).
             for sid, _eio in self._server.manager.get_participants(namespace, list(self._except)):
                 skip.append(sid)
         return skip
@@ -124,13 +125,22 @@ class BroadcastOperator:
         room: Any = list(self._rooms) if len(self._rooms) > 1 else (
             self._rooms[0] if self._rooms else None
         )
+        if self._except:
+            cluster = self._cluster()
+            if cluster is not None:
+                # Every node resolves the excluded rooms against its own rooms.
+                for ns in self._server.active_namespaces(self._namespaces):
+                    await cluster.nest_emit(
+                        event, data, ns, room, self._except, list(self._skip) or None
+                    )
+                return
         for ns in self._server.active_namespaces(self._namespaces):
             await self._server.emit(
                 event, data, room=room, skip_sid=self._skip_list(ns), namespace=ns
             )
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """The local sockets in the selection."""
+    def _local_sockets(self) -> list[Socket]:
+        """The selected sockets connected to this process."""
         out: list[Socket] = []
         sockets = self._server.nest_sockets
         excluded: set[str] = set(self._skip)
@@ -146,20 +156,65 @@ class BroadcastOperator:
                     out.append(sock)
         return out
 
+    def _cluster(self) -> Any:
+        # A cluster adapter's manager (nestpy.websockets._cluster) answers queries for the
+        # other nodes; without one every query is local and costs nothing extra.
+        manager = self._server.manager
+        return manager if getattr(manager, "nest_cluster", False) else None
+
+    def _selection(self) -> Any:
+        from nestpy.websockets._cluster import Selection
+
+        return Selection(self._namespaces, self._rooms, self._except, self._skip)
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The selected sockets: this process's, and every node's with a cluster adapter.
+
+        Sockets of other nodes are ``RemoteSocket`` snapshots.
+
+        Raises:
+            ClusterTimeoutError: a node did not answer in time (``.partial`` holds the rest).
+            BrokerUnavailableError: the broker is down (``.partial`` holds the local sockets).
+        """
+        local: list[Socket | RemoteSocket] = [*self._local_sockets()]
+        cluster = self._cluster()
+        if cluster is None:
+            return local
+        found: list[Socket | RemoteSocket] = await cluster.nest_fetch_sockets(
+            self._selection(), local
+        )
+        return found
+
     async def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every selected socket (*close* also closes the Engine.IO session)."""
-        for sock in await self.fetch_sockets():
+        """Disconnect every selected socket (*close* also closes the Engine.IO session).
+
+        With a cluster adapter, every node does it before this returns.
+        """
+        for sock in self._local_sockets():
             await sock.disconnect(close=close)
+        cluster = self._cluster()
+        if cluster is not None:
+            await cluster.nest_apply(
+                "disconnect_sockets", "disconnect", self._selection(), close=close
+            )
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:
-        """Make every selected socket join *room*."""
-        for sock in await self.fetch_sockets():
-            await sock.join(room)
+        """Make every selected socket join *room* (on every node with a cluster adapter)."""
+        rooms = [room] if isinstance(room, str) else list(room)
+        for sock in self._local_sockets():
+            await sock.join(rooms)
+        cluster = self._cluster()
+        if cluster is not None:
+            await cluster.nest_apply("sockets_join", "join", self._selection(), rooms=rooms)
 
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
-        """Make every selected socket leave *room*."""
-        for sock in await self.fetch_sockets():
-            await sock.leave(room)
+        """Make every selected socket leave *room* (on every node with a cluster adapter)."""
+        rooms = [room] if isinstance(room, str) else list(room)
+        for sock in self._local_sockets():
+            await sock.leave(rooms)
+        cluster = self._cluster()
+        if cluster is not None:
+            await cluster.nest_apply("sockets_leave", "leave", self._selection(), rooms=rooms)
 
 
 class Socket:
@@ -325,3 +380,110 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"Socket(id={self.id!r}, namespace={self.namespace!r})"
+
+
+class _RemoteHandshake(Handshake):
+    """A ``Handshake`` rebuilt from the summary another node sent."""
+
+    __slots__ = ("_summary",)
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self._environ = {}
+        self._summary = summary
+        auth = summary.get("auth")
+        self.auth = auth if isinstance(auth, dict) else {}
+        self.issued = int(summary.get("issued") or 0)
+        self.time = str(summary.get("time") or "")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers, lower-case names."""
+        return dict(self._summary.get("headers") or {})
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query string parameters of the handshake request."""
+        return dict(self._summary.get("query") or {})
+
+    @property
+    def address(self) -> str:
+        """The client's IP address."""
+        return str(self._summary.get("address") or "")
+
+    @property
+    def url(self) -> str:
+        """The handshake request's path and query."""
+        return str(self._summary.get("url") or "")
+
+    @property
+    def secure(self) -> bool:
+        """Whether the handshake came over TLS."""
+        return bool(self._summary.get("secure"))
+
+
+class RemoteSocket:
+    """A socket connected to another node of the cluster, as ``fetch_sockets()`` saw it.
+
+    ``id``, ``namespace``, ``rooms``, ``data`` and ``handshake`` are a snapshot taken when the
+    other node answered (``data`` as JSON carried it); ``emit``, ``join``, ``leave`` and
+    ``disconnect`` travel through the broker to the node that holds the connection.
+
+    Attributes:
+        id: the Socket.IO session id.
+        namespace: the namespace the socket is connected to.
+        rooms: the rooms it was in (its own id included).
+        data: its ``Socket.data``.
+        node: the id of the node that holds the connection.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_server", "data", "handshake", "id", "namespace", "node", "rooms")
+
+    def __init__(self, server: NestAsyncServer, summary: dict[str, Any], node: str) -> None:
+        self._server = server
+        self.id = str(summary["id"])
+        self.namespace = str(summary.get("nsp") or "/")
+        self.rooms: set[str] = set(summary.get("rooms") or ())
+        data = summary.get("data")
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.handshake: Handshake = _RemoteHandshake(summary.get("hs") or {})
+        self.node = node
+
+    @property
+    def connected(self) -> bool:
+        """Always True: a snapshot of a socket that was connected when it was taken."""
+        return True
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Emit *event* with *args* to this client (through the broker)."""
+        data: Any = args[0] if len(args) == 1 else (args if args else None)
+        await self._server.emit(event, data, to=self.id, namespace=self.namespace)
+
+    async def join(self, room: str | Iterable[str]) -> None:
+        """Make the client join *room* (or each of several rooms) on its node."""
+        rooms = [room] if isinstance(room, str) else list(room)
+        for r in rooms:
+            await self._server.enter_room(self.id, r, namespace=self.namespace)
+        self.rooms.update(rooms)
+
+    async def leave(self, room: str | Iterable[str]) -> None:
+        """Make the client leave *room* (or each of several rooms) on its node."""
+        rooms = [room] if isinstance(room, str) else list(room)
+        for r in rooms:
+            await self._server.leave_room(self.id, r, namespace=self.namespace)
+        self.rooms.difference_update(rooms)
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect the client from this namespace; *close* also closes its connection.
+
+        Returns once its node has done it.
+        """
+        from nestpy.websockets._cluster import Selection
+
+        await self._server.manager.nest_apply(
+            "disconnect", "disconnect", Selection((self.namespace,), (self.id,)), close=close
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteSocket(id={self.id!r}, namespace={self.namespace!r}, node={self.node!r})"

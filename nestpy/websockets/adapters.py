@@ -1,0 +1,215 @@
+"""Websocket adapters: which python-socketio client manager each Socket.IO server uses.
+
+``app.use_websocket_adapter(RedisIoAdapter(url))`` before ``listen()``. The application asks
+the adapter for one client manager per Socket.IO server it creates (one per gateway port and
+path). An adapter only *chooses* a manager (python-socketio's strategy seam); the cluster
+machinery lives in ``nestpy.websockets._cluster``.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from nestpy.websockets._cluster import (
+    AdapterError,
+    BrokerUnavailableError,
+    ClusterAioPikaManager,
+    ClusterManager,
+    ClusterRedisManager,
+    ClusterTimeoutError,
+    redact_url,
+)
+from nestpy.websockets._fanout import FastAsyncManager
+
+__all__ = [
+    "AdapterError",
+    "AmqpIoAdapter",
+    "BrokerUnavailableError",
+    "ClusterTimeoutError",
+    "IoAdapter",
+    "RedisIoAdapter",
+]
+
+
+class IoAdapter:
+    """The in-memory adapter: one process, no broker (NestJS's default ``IoAdapter``).
+
+    .. versionadded:: 0.1
+    """
+
+    def create_client_manager(self) -> Any:
+        """A new client manager for one Socket.IO server."""
+        return FastAsyncManager()
+
+    def server_count(self) -> int:
+        """How many nodes serve the cluster, as this process knows (always 1 here)."""
+        return 1
+
+
+class _BrokerAdapter(IoAdapter):
+    """Shared by the broker adapters: channel naming, options, managers created."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        *,
+        request_timeout: float,
+        heartbeat_interval: float,
+        heartbeat_timeout: float | None,
+        startup_timeout: float,
+        options: dict[str, Any],
+    ) -> None:
+        if request_timeout <= 0 or heartbeat_interval <= 0 or startup_timeout <= 0:
+            raise ValueError("request_timeout, heartbeat_interval and startup_timeout must be > 0")
+        self.url = url
+        self.channel = channel
+        self.request_timeout = request_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.startup_timeout = startup_timeout
+        self._options = options
+        self._managers: list[ClusterManager] = []
+
+    def _channel_for(self, index: int) -> str:
+        # The n-th Socket.IO server of the application (one per gateway port/path) gets its
+        # own channel, so gateways on two ports with the same namespace stay apart. Servers
+        # are created in the same order on every node running the same application.
+        return self.channel if index == 0 else f"{self.channel}#{index + 1}"
+
+    def _manager_kwargs(self) -> dict[str, Any]:
+        return {
+            "request_timeout": self.request_timeout,
+            "heartbeat_interval": self.heartbeat_interval,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "startup_timeout": self.startup_timeout,
+            **self._options,
+        }
+
+    @property
+    def managers(self) -> tuple[ClusterManager, ...]:
+        """The client managers created so far, one per Socket.IO server."""
+        return tuple(self._managers)
+
+    def server_count(self) -> int:
+        """Nodes on this adapter's (first) channel as the heartbeats tell, this one included.
+
+        A node is counted from its first message until it says goodbye or stays silent for
+        the heartbeat timeout. 1 before ``listen()``.
+        """
+        return self._managers[0].server_count() if self._managers else 1
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact_url(self.url)!r}, channel={self.channel!r})"
+
+
+def _require(module: str, extra: str, adapter: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise AdapterError(
+            f"{adapter} needs the {module} package: pip install 'nestpy-io[{extra}]'"
+        )
+
+
+class RedisIoAdapter(_BrokerAdapter):
+    """Scale out over Redis pub/sub (python-socketio's ``AsyncRedisManager``).
+
+    Broadcasts, room emits, ``except_`` and ack callbacks reach every node on the channel;
+    ``fetch_sockets()``, ``disconnect_sockets()`` and ``sockets_join/leave`` act on every
+    node (a request/reply over the same channel, as socket.io's Redis adapter does).
+
+    Args:
+        url: ``redis://[[user]:password@]host:port/db``, ``rediss://`` (TLS), ``unix://``
+            or ``redis+sentinel://``.
+        channel: the pub/sub channel; every node of one application uses the same one.
+        request_timeout: seconds a cluster-wide query waits for the other nodes.
+        heartbeat_interval: seconds between this node's heartbeats.
+        heartbeat_timeout: a node silent for this long is dropped (default twice the
+            interval).
+        startup_timeout: seconds ``listen()`` waits for Redis before failing.
+        redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
+        **options: other ``AsyncRedisManager`` options (``logger``, ``json``).
+
+    Raises:
+        AdapterError: the ``redis`` package is not installed.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        channel: str = "nestpy",
+        *,
+        request_timeout: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float | None = None,
+        startup_timeout: float = 5.0,
+        redis_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        _require("redis", "redis", "RedisIoAdapter")
+        super().__init__(
+            url, channel, request_timeout=request_timeout,
+            heartbeat_interval=heartbeat_interval, heartbeat_timeout=heartbeat_timeout,
+            startup_timeout=startup_timeout, options=options,
+        )
+        self.redis_options = dict(redis_options or {})
+
+    def create_client_manager(self) -> ClusterRedisManager:
+        """A new Redis client manager for one Socket.IO server."""
+        manager = ClusterRedisManager(
+            self.url, channel=self._channel_for(len(self._managers)),
+            redis_options=dict(self.redis_options), **self._manager_kwargs(),
+        )
+        self._managers.append(manager)
+        return manager
+
+
+class AmqpIoAdapter(_BrokerAdapter):
+    """Scale out over RabbitMQ (python-socketio's ``AsyncAioPikaManager``).
+
+    Same guarantees as ``RedisIoAdapter``; the channel is a fanout exchange and each node
+    consumes from its own exclusive queue. RabbitMQ does not tell a publisher how many queues
+    got a message, so cluster-wide queries wait for the nodes the heartbeats announced.
+
+    Args:
+        url: ``amqp://user:password@host:port/vhost`` or ``amqps://``.
+        channel: the exchange name; every node of one application uses the same one.
+        request_timeout, heartbeat_interval, heartbeat_timeout, startup_timeout: as
+            ``RedisIoAdapter``.
+        **options: other ``AsyncAioPikaManager`` options (``logger``, ``json``).
+
+    Raises:
+        AdapterError: the ``aio-pika`` package is not installed.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        url: str = "amqp://guest:guest@127.0.0.1:5672//",
+        channel: str = "nestpy",
+        *,
+        request_timeout: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float | None = None,
+        startup_timeout: float = 5.0,
+        **options: Any,
+    ) -> None:
+        _require("aio_pika", "amqp", "AmqpIoAdapter")
+        super().__init__(
+            url, channel, request_timeout=request_timeout,
+            heartbeat_interval=heartbeat_interval, heartbeat_timeout=heartbeat_timeout,
+            startup_timeout=startup_timeout, options=options,
+        )
+
+    def create_client_manager(self) -> ClusterAioPikaManager:
+        """A new RabbitMQ client manager for one Socket.IO server."""
+        manager = ClusterAioPikaManager(
+            self.url, channel=self._channel_for(len(self._managers)), **self._manager_kwargs()
+        )
+        self._managers.append(manager)
+        return manager
