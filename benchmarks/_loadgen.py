@@ -26,7 +26,7 @@ class Sizes:
 
 
 DEFAULT_SIZES = Sizes()
-QUICK_SIZES = Sizes(clients=10, receivers=50, connections=100, burst=5, warmup=0.3, duration=1.0)
+QUICK_SIZES = Sizes(clients=10, receivers=50, connections=100, burst=5, warmup=0.2, duration=0.7)
 
 
 def loadgen_args(scenario: str, sizes: Sizes) -> list[str]:

@@ -182,7 +182,7 @@ def target_checks(stats: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     for name in ("nestpy", "nestpy-fast"):
         if not any(name in by_server for by_server in stats.values()):
             continue
-        lines.append(f"{name}:")
+        header = len(lines)
         for scenario in ("fanout", "ack"):
             r = _ratio(get(scenario, name, "throughput"), get(scenario, "nestjs", "throughput"))
             check(f"{scenario} {UNITS[scenario]}/s ≥ 1.0x NestJS", r, lambda v: v >= 1.0, ".2f")
@@ -200,6 +200,8 @@ def target_checks(stats: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             lambda v: v <= 30.0,
             ".1f",
         )
+        if len(lines) > header:
+            lines.insert(header, f"{name}:")
     return lines
 
 

@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="redis://127.0.0.1:6379/0",
         help="Redis for the cross-node scenario (loopback only)",
     )
-    p.add_argument("--pause", type=float, default=0.3, help="seconds of rest between runs")
+    p.add_argument("--pause", type=float, help="seconds of rest between runs (0.3; --quick: 0.1)")
     p.add_argument(
         "--out", type=Path, help="JSON results file (default benchmarks/results/<ts>.json)"
     )
@@ -89,6 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(str(exc))
     if args.reps is None:
         args.reps = 1 if args.quick else 3
+    if args.pause is None:
+        args.pause = 0.1 if args.quick else 0.3
     return args
 
 
