@@ -6,9 +6,10 @@ import json
 import subprocess
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from benchmarks._peers import BENCH_DIR, ProcSample, ServerProcess, sample
+from benchmarks._peers import BENCH_DIR, PY, ProcSample, ServerProcess, sample
 
 LOADGEN = BENCH_DIR / "load" / "loadgen.js"
 
@@ -51,10 +52,12 @@ def loadgen_args(scenario: str, sizes: Sizes) -> list[str]:
 class _Marks:
     """Samples of every server's /proc counters, taken when the load generator marks a phase."""
 
-    def __init__(self, servers: list[ServerProcess]) -> None:
+    def __init__(self, servers: list[ServerProcess], profile: list[str] | None) -> None:
         self.servers = servers
         self.samples: dict[str, list[ProcSample]] = {}
         self.stderr: list[str] = []
+        self.profile = profile  # py-spy command prefix; the server pid is appended
+        self.profilers: list[subprocess.Popen[bytes]] = []
 
     def read(self, stream: Any) -> None:
         for line in stream:
@@ -62,12 +65,41 @@ class _Marks:
                 name = line[5:].strip()
                 # Sample immediately: the window edges are what CPU per operation divides by.
                 self.samples[name] = [sample(s.pid) for s in self.servers]
+                if name == "start" and self.profile:
+                    self._start_profilers()
             else:
                 self.stderr.append(line.rstrip())
 
+    def _start_profilers(self) -> None:
+        assert self.profile is not None
+        for i, server in enumerate(self.servers):
+            if server.spec.argv[0] != PY:
+                continue  # py-spy profiles Python only
+            out = self.profile[-1] + (f".node{i}" if len(self.servers) > 1 else "") + ".txt"
+            cmd = [*self.profile[:-1], "--pid", str(server.pid), "-o", out]
+            self.profilers.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
 
-def drive(scenario: str, servers: list[ServerProcess], sizes: Sizes) -> dict[str, Any]:
+    def wait_profilers(self) -> None:
+        for p in self.profilers:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def drive(
+    scenario: str,
+    servers: list[ServerProcess],
+    sizes: Sizes,
+    profile_to: Path | None = None,
+) -> dict[str, Any]:
     """Run one load-generator pass against *servers* (sender on [0], receivers on [-1]).
+
+    With *profile_to* (a path without suffix), each Python server is sampled by py-spy over
+    the measured window into ``<profile_to>.txt`` (collapsed stacks).
 
     Returns the load generator's JSON merged with the harness's measurements:
     ``server_cpu_s`` (sum over servers, over the measured window), ``cpu_us_per_op``,
@@ -78,7 +110,22 @@ def drive(scenario: str, servers: list[ServerProcess], sizes: Sizes) -> dict[str
     cmd = ["node", str(LOADGEN), "--url", url, *loadgen_args(scenario, sizes)]
     if len(servers) > 1:
         cmd += ["--url2", f"http://127.0.0.1:{servers[-1].port}"]
-    marks = _Marks(servers)
+    profile = None
+    if profile_to is not None:
+        seconds = str(max(1, int(sizes.duration)))
+        profile = [
+            "py-spy",
+            "record",
+            "--nonblocking",
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--duration",
+            seconds,
+            str(profile_to),
+        ]
+    marks = _Marks(servers, profile)
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -101,6 +148,7 @@ def drive(scenario: str, servers: list[ServerProcess], sizes: Sizes) -> dict[str
         raise RuntimeError("load generator timed out") from None
     reader.join(5)
     collector.join(5)
+    marks.wait_profilers()
     out = "".join(out_lines)
     if proc.returncode != 0:
         raise RuntimeError(

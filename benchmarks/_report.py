@@ -277,3 +277,37 @@ def chart(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def profile_summary(path: Path, top: int = 12) -> list[str]:
+    """The hottest frames of a py-spy collapsed-stack file: inclusive and self shares."""
+    self_n: dict[str, int] = {}
+    incl_n: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        self_n[frames[-1]] = self_n.get(frames[-1], 0) + n
+        for frame in set(frames):
+            incl_n[frame] = incl_n.get(frame, 0) + n
+    if not total:
+        return []
+
+    def ranked(table: dict[str, int]) -> list[str]:
+        # Skip the entry chain (module, main, run_forever...) present in nearly every sample.
+        root = max(table.values())
+        rows = [kv for kv in table.items() if kv[1] < 0.98 * root or table is self_n]
+        best = sorted(rows, key=lambda kv: -kv[1])[:top]
+        return [f"  {100 * n / total:5.1f}%  {frame[:110]}" for frame, n in best]
+
+    return [
+        f"{path.name}: {total} samples",
+        " inclusive:",
+        *ranked(incl_n),
+        " self:",
+        *ranked(self_n),
+    ]

@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="PNG chart path (default docs/img/benchmark.png; --quick: next to the JSON)",
     )
     p.add_argument("--no-chart", action="store_true", help="do not draw the chart")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the Python servers over each measured window (collapsed stacks saved "
+        "next to the JSON; perturbs the numbers, so do not publish a profiled run)",
+    )
     args = p.parse_args(argv)
     try:
         args.servers = _csv(args.servers, list(PEERS), "server")
@@ -172,7 +178,9 @@ def environment() -> dict[str, Any]:
     }
 
 
-def run_one(scenario: str, name: str, sizes: Sizes, redis_url: str) -> dict[str, Any]:
+def run_one(
+    scenario: str, name: str, sizes: Sizes, redis_url: str, profile_to: Path | None = None
+) -> dict[str, Any]:
     """Start the server(s), drive the load, stop them; return the run record."""
     spec = PEERS[name]
     record: dict[str, Any] = {"scenario": scenario, "server": name, "ok": False}
@@ -185,7 +193,7 @@ def run_one(scenario: str, name: str, sizes: Sizes, redis_url: str) -> dict[str,
             )
         for server in servers:
             server.wait_ready()
-        record["data"] = drive(scenario, servers, sizes)
+        record["data"] = drive(scenario, servers, sizes, profile_to)
         for server in servers:
             if server.proc.poll() is not None:
                 raise RuntimeError(f"server exited during the run:\n{server.output()}")
@@ -251,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
             "numbers will be noisy"
         )
     ts = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out: Path = args.out or RESULTS_DIR / f"{'quick-' if args.quick else ''}{ts}.json"
+    profile_dir: Path | None = None
+    if args.profile:
+        if shutil.which("py-spy") is None:
+            _log("--profile needs py-spy on PATH: pip install py-spy")
+            return 2
+        profile_dir = out.with_name(out.stem + "-profiles")
+        profile_dir.mkdir(parents=True, exist_ok=True)
     _log(
         f"benchmark {ts}: servers={','.join(servers)} scenarios={','.join(scenarios)} "
         f"reps={args.reps} sizes={dataclasses.asdict(sizes)}"
@@ -266,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 if name in unsupported:
                     continue
-                rec = run_one(scenario, name, sizes, args.redis_url)
+                prof = profile_dir / f"{scenario}-{name}-rep{rep}" if profile_dir else None
+                rec = run_one(scenario, name, sizes, args.redis_url, prof)
                 rec["rep"] = rep
                 rec["loadavg"] = round(os.getloadavg()[0], 2)
                 runs.append(rec)
@@ -296,7 +313,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n### Issue 5 targets\n")
         print("```\n" + "\n".join(targets) + "\n```")
 
-    out = args.out or RESULTS_DIR / f"{'quick-' if args.quick else ''}{ts}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "timestamp": ts,
@@ -312,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     _log(f"\nresults: {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}")
+    if profile_dir is not None:
+        print("\n### py-spy profiles (server side, measured window)\n\n```")
+        for path in sorted(profile_dir.glob("*.txt")):
+            print("\n".join(_report.profile_summary(path)))
+        print("```")
+        _log(f"profiles: {profile_dir}")
     if not args.no_chart:
         path = args.chart or (out.with_suffix(".png") if args.quick else CHART)
         title = (
