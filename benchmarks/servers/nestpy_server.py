@@ -61,14 +61,26 @@ class OrjsonCodec:
         return orjson.loads(data)
 
 
+def _nestpy_default_json() -> Any:
+    """nestpy's default Socket.IO json codec (orjson when installed), or None."""
+    try:
+        from nestpy._speed import default_json
+    except ImportError:
+        return None
+    return default_json()
+
+
 def build_module(*, use_orjson: bool) -> type:
     """Return the AppModule with the bench gateway, configured for the chosen json codec."""
-    # python-socketio's json= hook; the stdlib module for the plain variant, so an installed
-    # orjson is not picked up behind our back.
-    codec: Any = OrjsonCodec if use_orjson else json
+    # The plain variant pins the stdlib json (a gateway's own json= wins over nestpy's
+    # default); the fast one takes nestpy's default codec, orjson when installed, as users get
+    # it with the speed extra, falling back to ours on a tree that has no default yet.
+    options: dict[str, Any] = {"json": json}
+    if use_orjson:
+        options = {} if _nestpy_default_json() is not None else {"json": OrjsonCodec}
 
     # port None: share the application's HTTP server, bound by app.listen() below.
-    @WebSocketGateway(None, namespace="bench", json=codec)
+    @WebSocketGateway(None, namespace="bench", **options)
     class BenchGateway:
         """The benchmark contract: echo, join and fanout."""
 
