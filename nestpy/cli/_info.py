@@ -7,7 +7,7 @@ import sys
 from importlib import metadata
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 __all__ = ["PACKAGES", "collect", "print_info"]
 
@@ -45,10 +45,8 @@ def collect() -> list[tuple[str, str]]:
 
 
 def print_info(console: Console) -> None:
-    """Print :func:`collect` as a two-column table."""
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column()
-    for name, version in collect():
-        table.add_row(name, version)
-    console.print(table)
+    """Print :func:`collect` as aligned ``name  version`` lines."""
+    rows = collect()
+    width = max(len(name) for name, _ in rows)
+    for name, version in rows:
+        console.print(f"[bold cyan]{name:<{width}}[/]  {escape(version)}")

@@ -54,7 +54,7 @@ def cli() -> None:
     """
 
 
-@cli.command()
+@cli.command(short_help="Create a project with a sample gateway and its tests.")
 @click.argument("name")
 @click.option(
     "--directory",
@@ -95,7 +95,7 @@ channels/channels_gateway.py with class ChannelsGateway under the project's pack
 """
 
 
-@cli.command(help=_SCHEMATIC_HELP)
+@cli.command(help=_SCHEMATIC_HELP, short_help="Generate a gateway, module, service, guard...")
 @click.argument("schematic")
 @click.argument("name")
 @click.option("--path", "-p", help="Directory, relative to the project's package, to put it in.")
@@ -136,13 +136,14 @@ def generate(
         apply_changes(changes)
 
 
-@cli.command()
+@cli.command(short_help="Run the application (optionally with --reload).")
 @click.argument("target", required=False, metavar="[MODULE:CLASS]")
 @click.option("--host", help="Interface to bind (default: the application's own default).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Application port to listen on.")
 @click.option("--reload", is_flag=True, help="Restart when a .py file of the project changes.")
 def start(target: str | None, host: str | None, port: int | None, reload: bool) -> None:
-    """Run the application (TARGET, else [tool.nestpy] app, else the discovered AppModule)."""
+    """Run the application: MODULE:CLASS, else [tool.nestpy] app in pyproject.toml, else
+    the AppModule found in app_module.py."""
     from nestpy.cli import _start
     from nestpy.cli._discovery import find_project
 
@@ -153,7 +154,7 @@ def start(target: str | None, host: str | None, port: int | None, reload: bool) 
         _start.run(target, project, host=host, port=port)
 
 
-@cli.command()
+@cli.command(short_help="Print versions of nestpy, its dependencies and Python.")
 def info() -> None:
     """Print the versions of nestpy, its dependencies, Python and the platform."""
     from nestpy.cli._info import print_info

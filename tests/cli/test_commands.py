@@ -84,3 +84,29 @@ def test_generate_never_imports_socketio(project: Path, cli_environ: dict[str, s
 )
 def test_generate_never_imports_aiohttp(project: Path, cli_environ: dict[str, str]) -> None:
     assert "aiohttp" not in _modules_after_generate(project, cli_environ)
+
+
+def test_colour_only_when_asked_for_or_on_a_terminal(
+    nestpy_argv: list[str], cli_environ: dict[str, str], tmp_path: Path
+) -> None:
+    """rich colours a terminal (FORCE_COLOR stands in for one here); pipes get plain text."""
+    env = {k: v for k, v in cli_environ.items() if k != "NO_COLOR"}
+    coloured = subprocess.run(
+        [*nestpy_argv, "g", "s", "chat", "--skip-import", "--dry-run"],
+        cwd=tmp_path,
+        env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    plain = subprocess.run(
+        [*nestpy_argv, "g", "s", "chat", "--skip-import", "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "\x1b[" in coloured.stdout and "CREATE" in coloured.stdout
+    assert "\x1b[" not in plain.stdout
+    assert plain.stdout.startswith("CREATE chat/__init__.py (0 bytes)")

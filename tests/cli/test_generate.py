@@ -267,3 +267,27 @@ def test_generated_code_is_ruff_clean(nestpy: Run, project: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.e2e
+def test_generated_code_is_mypy_strict_clean(nestpy: Run, project: Path, tmp_path: Path) -> None:
+    """Users who run ``mypy --strict`` get no error from generated code (or its tests)."""
+    for _, alias, *_rest in SCHEMATICS:
+        assert nestpy("g", alias, "chat", cwd=project).returncode == 0
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            "demo",
+            "tests",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
