@@ -193,6 +193,14 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         if timer is not None:
             timer.cancel()
         await super()._handle_eio_disconnect(eio_sid, reason)
+        if reason == self.eio.reason.CLIENT_DISCONNECT:
+            eio_socket = self.eio.sockets.get(eio_sid)
+            if eio_socket is not None and not eio_socket.upgraded:
+                # python-engineio answers a client's CLOSE without waking the long-poll GET
+                # still pending on that session, so the client's disconnect() waits ~30 s
+                # for it and app.close() waits for the aiohttp shutdown timeout. Node's
+                # engine.io answers the pending poll; so do we (an empty payload).
+                eio_socket.queue.put_nowait(None)
 
     # -- Socket.IO level ----------------------------------------------------------------
 
