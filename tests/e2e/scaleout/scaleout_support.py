@@ -1,0 +1,196 @@
+"""Shared pieces of the scale-out suite: the gateway under test, clients, nodes, a Redis.
+
+A *node* is one nestpy application (``NestFactory.create`` + ``listen(0)``) with a cluster
+adapter; a test runs two or three of them in one process on one broker channel, so a message
+between them really crosses Redis or RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from nestpy import Module, NestApplication
+from nestpy.websockets import Server, Socket, SubscribeMessage, WebSocketGateway, WebSocketServer
+from nestpy.websockets.adapters import IoAdapter
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+#: How long a test waits for something that should happen at once on loopback.
+WAIT = 2.0
+
+
+@WebSocketGateway(namespace="chat")
+class ChatGateway:
+    """Joins rooms on request and relays to rooms; remembers who connected in ``data``."""
+
+    server: Server = WebSocketServer()
+
+    def handle_connection(self, client: Socket, *args: Any) -> None:
+        client.data["user"] = client.handshake.auth.get("user")
+
+    @SubscribeMessage("join")
+    async def join(self, client: Socket, room: str) -> bool:
+        await client.join(room)
+        return True
+
+    @SubscribeMessage("relay")
+    async def relay(self, client: Socket, data: dict[str, Any]) -> bool:
+        # socket.to(room): everyone in the room on every node, except the sender
+        await client.to(data["room"]).emit("relayed", data["text"])
+        return True
+
+    @SubscribeMessage("ping")
+    def ping(self, client: Socket, data: Any) -> str:
+        return "pong"
+
+
+@Module(providers=[ChatGateway])
+class ChatModule:
+    """The application every node runs."""
+
+
+@dataclass
+class Node:
+    """One running application of the cluster."""
+
+    app: NestApplication
+    adapter: IoAdapter
+
+    @property
+    def gateway(self) -> ChatGateway:
+        gw: ChatGateway = self.app.get(ChatGateway)
+        return gw
+
+    @property
+    def server(self) -> Server:
+        return self.gateway.server
+
+    @property
+    def url(self) -> str:
+        return self.app.url_for("/chat")
+
+
+class Client:
+    """A ``socketio.AsyncClient`` on ``/chat`` that queues every event it receives."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self._queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
+        self.disconnected = asyncio.Event()
+        self.sio.on("*", self._on_any, namespace="/chat")
+        self.sio.on("disconnect", self._on_disconnect, namespace="/chat")
+
+    async def _on_any(self, event: str, *args: Any) -> None:
+        self._queues[event].put_nowait(args[0] if len(args) == 1 else args)
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        self.disconnected.set()
+
+    @property
+    def sid(self) -> str:
+        sid = self.sio.get_sid("/chat")
+        assert sid is not None
+        return str(sid)
+
+    async def connect(self, node: Node, user: str, rooms: tuple[str, ...] = ()) -> Client:
+        await self.sio.connect(
+            node.url, namespaces=["/chat"], transports=["websocket"], auth={"user": user},
+            wait_timeout=WAIT,
+        )
+        for room in rooms:
+            assert await self.call("join", room) is True
+        return self
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.sio.call(event, data, namespace="/chat", timeout=WAIT)
+
+    async def receive(self, event: str, timeout: float = WAIT) -> Any:
+        return await asyncio.wait_for(self._queues[event].get(), timeout)
+
+    async def nothing(self, event: str, wait: float = 0.2) -> bool:
+        """True when no *event* arrives within *wait* seconds."""
+        try:
+            await asyncio.wait_for(self._queues[event].get(), wait)
+        except TimeoutError:
+            return True
+        return False
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+async def until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = WAIT) -> None:
+    """Wait until *predicate* holds (polling; bounded by *timeout*)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = predicate()
+            if not isinstance(result, bool):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.01)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+#: ``await cluster("redis"|"amqp", n=2, url=None, **adapter_options)`` (conftest.py).
+Cluster = Callable[..., Awaitable[list[Node]]]
+#: ``await connect(node, user, rooms=())`` (conftest.py).
+Connect = Callable[..., Awaitable[Client]]
+
+
+class ThrowawayRedis:
+    """A private ``redis-server`` on a free port (never the shared one on 6379)."""
+
+    def __init__(self, password: str) -> None:
+        exe = shutil.which("redis-server")
+        assert exe is not None, "redis-server is not installed"
+        self.exe = exe
+        self.port = free_port()
+        self.password = password
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--requirepass", self.password],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.2
+            ):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("throwaway redis-server did not start")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
