@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -65,12 +66,25 @@ def nestpy(tmp_path: Path) -> Run:
     return run
 
 
-@pytest.fixture
-def project(nestpy: Run, tmp_path: Path) -> Path:
-    """A fresh ``nestpy new demo`` project."""
-    result = nestpy("new", "demo")
+@pytest.fixture(scope="session")
+def _new_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("new")
+    result = subprocess.run(
+        [*nestpy_command(), "new", "demo"],
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
-    return tmp_path / "demo"
+    return root / "demo"
+
+
+@pytest.fixture
+def project(_new_project: Path, tmp_path: Path) -> Path:
+    """A fresh copy of a ``nestpy new demo`` project (made once per session by the CLI)."""
+    return Path(shutil.copytree(_new_project, tmp_path / "demo"))
 
 
 def _tree(root: Path) -> dict[str, str]:

@@ -243,6 +243,7 @@ def test_forced_dry_run_diffs_the_overwritten_file(nestpy: Run, project: Path) -
     assert pipe.read_text() == "# mine\n"
 
 
+@pytest.mark.e2e
 def test_generated_code_is_ruff_clean(nestpy: Run, project: Path) -> None:
     """What the CLI writes passes the linter nestpy itself uses (imports sorted, no unused)."""
     for schematic, alias, *_ in SCHEMATICS:
