@@ -162,6 +162,8 @@ def environment() -> dict[str, Any]:
         "kernel": platform.release(),
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "git_commit": _cmd_out(["git", "rev-parse", "--short", "HEAD"]),
+        # The peers import nestpy from the work tree: say whether it differed from the commit.
+        "nestpy_tree_dirty": bool(_cmd_out(["git", "status", "--porcelain", "--", "nestpy"])),
         "packages": {
             "python-socketio": dist("python-socketio"),
             "python-engineio": dist("python-engineio"),
@@ -295,9 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     env["elapsed_s"] = round(time.monotonic() - started, 1)
 
     stats = _report.aggregate(runs)
+    dirty = " + uncommitted nestpy changes" if env["nestpy_tree_dirty"] else ""
     print(
         f"\n## Benchmark {ts} — medians of {args.reps} alternating repetitions "
-        f"(load avg {env['loadavg_start'][0]} → {env['loadavg_end'][0]}, "
+        f"(commit {env['git_commit']}{dirty}, "
+        f"load avg {env['loadavg_start'][0]} → {env['loadavg_end'][0]}, "
         f"{env['elapsed_s']:.0f} s)\n"
     )
     print(_report.summary_table(stats, servers))
