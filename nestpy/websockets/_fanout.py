@@ -284,6 +284,7 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         # Encoding the eio packets here fills their encode cache with the websocket form, which
         # the writer task of a queued websocket recipient then reuses.
         frame = b"".join(map(_frame_eio, eio_pkts))
+        frame_len = len(frame)
         binary = any(isinstance(p, bytes | bytearray) for p in parts)
         # Polling payloads encode binary packets as base64 (``encode(b64=True)``), but
         # engineio's packet cache ignores ``b64``: polling recipients get their own packets.
@@ -327,6 +328,9 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
                     except Exception:  # the transport died under us: let the queue decide
                         pass
                     else:
+                        # aiohttp's writer drains once it has output this many bytes since
+                        # its last check: count ours so its flow control sees every byte.
+                        ch.writer._output_size += frame_len
                         direct += 1
                         if log:
                             _log_sent(eio, eio_sid, eio_pkts)
@@ -357,6 +361,12 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         self.queued_deliveries += queued + len(deferred)
         if deferred:
             await asyncio.gather(*(_send_upstream(server, e, eio_pkts) for e in deferred))
+        elif queued:
+            # Upstream's emit suspends until its send tasks ran; yielding once likewise lets a
+            # parked long-poll answer before the next emit, so a burst of emits reaches a
+            # polling client in several payloads (python-engineio's client rejects a payload
+            # of more than 16 packets).
+            await asyncio.sleep(0)
 
 
 async def _send_upstream(server: Any, eio_sid: str, pkts: Iterable[Any]) -> None:
