@@ -560,6 +560,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
             heartbeat_timeout if heartbeat_timeout is not None else 2 * heartbeat_interval
         )
         self.startup_timeout = startup_timeout
+        self._publisher: RedisPublisher | AmqpPublisher | None = None
         self._host_b = self.host_id.encode()
         self._nodes: dict[str, float] = {}
         self._pending: dict[str, _Pending] = {}
@@ -619,9 +620,9 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         if self._started:
             return
         self._started = True
-        self._publisher = self._make_publisher()
+        publisher = self._publisher = self._make_publisher()
         try:
-            await self._publisher.connect(self.startup_timeout)
+            await publisher.connect(self.startup_timeout)
             await self._connect_backend()
             if not getattr(self.server, "manager_initialized", False):
                 self.server.manager_initialized = True
@@ -647,8 +648,9 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         deadline = loop.time() + self.startup_timeout
         hello = self._encode({"method": HELLO, "host_id": self.host_id})
         wait = 0.005
+        publisher = self._get_publisher()
         while not ready.done():
-            await self._publisher.publish(hello)
+            await publisher.publish(hello)
             await asyncio.wait({ready}, timeout=wait)
             wait = min(wait * 2, 0.25)
             if not ready.done() and loop.time() > deadline:
@@ -658,6 +660,13 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
                     f"{self.startup_timeout:g} s",
                     starting=True, fix=self._fix(),
                 )
+
+    def _get_publisher(self) -> RedisPublisher | AmqpPublisher:
+        # Normally made by start(); made lazily when python-socketio started the manager
+        # itself (a server outside aiohttp: the first connection initialises it).
+        if self._publisher is None:
+            self._publisher = self._make_publisher()
+        return self._publisher
 
     def _fix(self) -> str:
         return (
@@ -674,7 +683,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             tasks.append(self._heartbeat)
-        publisher = getattr(self, "_publisher", None)
+        publisher = self._publisher
         if announce and publisher is not None and self._ready is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -702,12 +711,14 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                await self._publisher.publish(beat)
+                await self._get_publisher().publish(beat)
             except BrokerUnavailableError as exc:
                 if not self._publish_failing:
                     _log.error("cluster heartbeat failed; local clients are still served",
                                broker=self.broker_name, url=self.broker_url, error=exc.reason)
                 self._publish_failing = True
+            except Exception:  # keep beating whatever happened
+                _log.exception("cluster heartbeat failed", broker=self.broker_name)
             else:
                 if self._publish_failing:
                     _log.info("cluster broker reachable again", broker=self.broker_name,
@@ -821,8 +832,11 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         task.add_done_callback(self._tasks.discard)
 
     async def _publish_quietly(self, payload: bytes) -> None:
-        with contextlib.suppress(BrokerUnavailableError):
-            await self._publisher.publish(payload)
+        try:
+            await self._get_publisher().publish(payload)
+        except BrokerUnavailableError as exc:
+            _log.warning("cluster message not sent", broker=self.broker_name,
+                         url=self.broker_url, error=exc.reason)
 
     # -- answering ----------------------------------------------------------------------
 
@@ -879,7 +893,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
                 "sel": sel.to_wire(), "args": args, "reply": True,
             })
             try:
-                received_by = await self._publisher.publish(payload)
+                received_by = await self._get_publisher().publish(payload)
             except BrokerUnavailableError as exc:
                 exc.partial = list(local)
                 raise

@@ -13,6 +13,7 @@ from scaleout_support import AMQP_URL, ChatModule, Client, Cluster, Connect, Nod
 from nestpy import NestFactory
 from nestpy.websockets.adapters import AmqpIoAdapter, IoAdapter, RedisIoAdapter
 
+
 @pytest.fixture
 def channel() -> str:
     """A channel (Redis) / exchange (RabbitMQ) name no other test uses."""

@@ -30,6 +30,11 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 WAIT = 2.0
 
 
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
 @WebSocketGateway(namespace="chat")
 class ChatGateway:
     """Joins rooms on request and relays to rooms; remembers who connected in ``data``."""
@@ -48,6 +53,11 @@ class ChatGateway:
     async def relay(self, client: Socket, data: dict[str, Any]) -> bool:
         # socket.to(room): everyone in the room on every node, except the sender
         await client.to(data["room"]).emit("relayed", data["text"])
+        return True
+
+    @SubscribeMessage("stash")
+    def stash(self, client: Socket, data: Any) -> bool:
+        client.data["opaque"] = _Opaque()  # JSON cannot carry it
         return True
 
     @SubscribeMessage("ping")

@@ -11,10 +11,10 @@ import time
 from typing import Any
 
 import pytest
-from scaleout_support import Cluster, Connect, Node
+from scaleout_support import Cluster, Connect, Node, until
 
-from nestpy.websockets.socket import RemoteSocket, Socket
 from nestpy.websockets.adapters import ClusterTimeoutError
+from nestpy.websockets.socket import RemoteSocket, Socket
 
 pytestmark = pytest.mark.e2e
 
@@ -120,6 +120,16 @@ async def test_fetch_sockets_returns_sockets_of_every_node_with_rooms_and_data(
     assert {s.id for s in await a.server.except_("vip").fetch_sockets()} == {ann.sid, carl.sid}
 
 
+async def test_socket_data_json_cannot_carry_arrives_as_its_repr(
+    kind: str, cluster: Cluster, connect: Connect
+) -> None:
+    a, b = await cluster(kind)
+    bob = await connect(b, "bob")
+    assert await bob.call("stash") is True
+    [remote] = await a.server.fetch_sockets()
+    assert remote.data == {"user": "bob", "opaque": "<opaque>"}
+
+
 async def test_disconnect_sockets_disconnects_on_every_node(
     kind: str, cluster: Cluster, connect: Connect
 ) -> None:
@@ -190,21 +200,16 @@ async def test_three_nodes_answer_one_query(kind: str, cluster: Cluster, connect
     assert sorted(s.data["user"] for s in found) == ["u0", "u1", "u2"]
 
 
-async def test_a_closed_node_leaves_the_cluster(kind: str, cluster: Cluster, connect: Connect) -> None:
+async def test_a_closed_node_leaves_the_cluster(
+    kind: str, cluster: Cluster, connect: Connect
+) -> None:
     a, b = await cluster(kind)
     await connect(b, "bob")
-    await b.app.close()
-    assert a.adapter.server_count() == 1 or await _eventually_alone(a)
+    await b.app.close()  # says goodbye: no need to wait for its heartbeat to time out
+    await until(lambda: a.adapter.server_count() == 1)
     started = time.monotonic()
     assert await a.server.fetch_sockets() == []
     assert time.monotonic() - started < 1.0  # nobody left to wait for
-
-
-async def _eventually_alone(node: Node) -> bool:
-    async with asyncio.timeout(2):
-        while node.adapter.server_count() != 1:
-            await asyncio.sleep(0.01)
-    return True
 
 
 async def test_query_times_out_when_a_node_does_not_answer(
@@ -216,7 +221,7 @@ async def test_query_times_out_when_a_node_does_not_answer(
     mute = await MuteNode.start(kind, channel)
     try:
         if kind == "amqp":  # RabbitMQ: the mute node is known from its heartbeat
-            await until_count(a, 2)
+            await until(lambda: a.adapter.server_count() == 2)
         started = time.monotonic()
         with pytest.raises(ClusterTimeoutError) as info:
             await a.server.fetch_sockets()
@@ -231,12 +236,6 @@ async def test_query_times_out_when_a_node_does_not_answer(
             await a.server.sockets_join("nowhere")
     finally:
         await mute.close()
-
-
-async def until_count(node: Node, n: int) -> None:
-    async with asyncio.timeout(2):
-        while node.adapter.server_count() != n:
-            await asyncio.sleep(0.01)
 
 
 class MuteNode:
