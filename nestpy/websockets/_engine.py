@@ -184,9 +184,23 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             if self.manager.sid_from_eio_sid(eio_sid, ns) is not None:
                 return
         # Socket.IO's connectTimeout: an Engine.IO session that joined no namespace.
-        task = asyncio.ensure_future(self.eio.disconnect(eio_sid))
+        task = asyncio.ensure_future(self.close_session(eio_sid))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
+
+    async def close_session(self, eio_sid: str) -> None:
+        """Close Engine.IO session *eio_sid* (every namespace on it) from the server side.
+
+        python-engineio's ``disconnect(sid)`` waits for the session's send queue to drain;
+        when the client goes away at the same moment, the writer that drains it is gone and
+        that wait never ends (``disconnect(close=True)`` hung). Here the CLOSE packet is
+        queued for a live writer (or a pending long-poll) and nothing waits for it.
+        """
+        eio_socket = self.eio.sockets.get(eio_sid)
+        if eio_socket is None:
+            return
+        await eio_socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+        self.eio.sockets.pop(eio_sid, None)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         timer = self._connect_timers.pop(eio_sid, None)

@@ -350,7 +350,7 @@ class Socket:
     async def disconnect(self, close: bool = False) -> None:
         """Disconnect from this namespace; *close* also closes the underlying connection."""
         if close:
-            await self._server.eio.disconnect(self._eio_sid)
+            await self._server.close_session(self._eio_sid)
         else:
             await self._server.disconnect(self.id, namespace=self.namespace)
 

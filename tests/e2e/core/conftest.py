@@ -7,6 +7,7 @@ it receives, and disconnects it after the test.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,7 +30,23 @@ async def start() -> AsyncIterator[Start]:
 
     yield _start
     for app in reversed(apps):
+        await _settle(app)
         await app.close()
+
+
+async def _settle(app: NestApplication, timeout: float = 0.5) -> None:
+    """Let the server finish closing sessions whose clients just left (bounded).
+
+    The ``connect`` fixture disconnects its clients first; ``app.close()`` racing the
+    server's own processing of those closes spends its flush timeout on them.
+    """
+    registry = app._registry  # test-only peek: the Engine.IO sessions still open
+    if registry is None:
+        return
+    for _ in range(int(timeout / 0.005)):
+        if all(s.closed for sio in registry.all_servers() for s in sio.eio.sockets.values()):
+            return
+        await asyncio.sleep(0.005)
 
 
 @pytest.fixture

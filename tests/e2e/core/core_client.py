@@ -59,6 +59,18 @@ class Client:
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout)
 
+    async def ack_args(self, event: str, *args: Any, timeout: float = WAIT) -> tuple[Any, ...]:
+        """Emit and return the acknowledgement's arguments exactly (``()`` for an empty ack)."""
+        done: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+        def callback(*ack: Any) -> None:
+            if not done.done():
+                done.set_result(ack)
+
+        data: Any = args[0] if len(args) == 1 else (args if args else None)
+        await self.sio.emit(event, data, namespace=self.namespace, callback=callback)
+        return await asyncio.wait_for(done, timeout)
+
     async def receive(self, event: str, timeout: float = WAIT) -> Any:
         """The next payload of *event* (several arguments arrive as a tuple)."""
         return await asyncio.wait_for(self._queues[event].get(), timeout)
