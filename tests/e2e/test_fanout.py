@@ -263,6 +263,29 @@ async def test_per_socket_order_with_queued_sends_interleaved(many_packets_per_p
         assert len(acks) == 43 * len(sids)
 
 
+async def test_broadcast_never_overtakes_a_queued_or_in_flight_packet() -> None:
+    """A packet queued just before a broadcast arrives first, however far its writer got.
+
+    ``eio.send`` queues without suspending; 0-3 loop turns later the writer task has the
+    packet still queued, taken from the queue but not yet written, or written.
+    """
+    async with serve() as server:
+        clients = await server.connect(4)
+        eio_sids = [server.manager.eio_sid_from_sid(c.sid, "/") for c in clients]
+        n = 0
+        for turns in [0, 1, 2, 3] * 25:
+            for eio_sid in eio_sids:
+                await server.sio.eio.send(eio_sid, f'2["seq",{n}]')  # a Socket.IO EVENT
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            await server.sio.emit("seq", n + 1)
+            n += 2
+        await flush(server, clients)
+        for c in clients:
+            assert c.data("seq") == list(range(n))
+        assert server.manager.direct_deliveries > 0
+
+
 async def test_client_leaving_mid_broadcast_does_not_break_the_others() -> None:
     async with serve() as server:
         quitter, aborted, *stayers = await server.connect(5)
