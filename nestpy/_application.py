@@ -13,15 +13,17 @@ import contextlib
 import os
 import signal as _signal
 from collections.abc import Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from nestpy import _metadata as md
-from nestpy._di import Container, DynamicModule
+from nestpy._di import Container, DynamicModule, Global, Module
 from nestpy._di.lifecycle import call_hook, hook_order
 from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, resolve_enhancers
+from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
 from nestpy.logger import Logger
 
@@ -30,13 +32,29 @@ if TYPE_CHECKING:
     from nestpy.websockets._explorer import GatewayDefinition
     from nestpy.websockets._servers import ServerRegistry
 
-__all__ = ["NestApplication", "NestFactory"]
+__all__ = ["InternalCoreModule", "NestApplication", "NestFactory", "with_core_module"]
 
 _log = Logger("NestApplication")
 
 #: aiohttp's graceful-shutdown wait. python-engineio leaves closed long-polls pending,
 #: so the default 60 s would make close() hang with polling clients connected.
 SHUTDOWN_TIMEOUT = 2.0
+#: How long close() lets each Engine.IO session flush its CLOSE packet.
+CLOSE_FLUSH_TIMEOUT = 0.5
+
+
+@Global()
+@Module(providers=[Reflector], exports=[Reflector])
+class InternalCoreModule:
+    """What every module can inject without importing anything (NestJS's
+    ``InternalCoreModule``): ``Reflector``, for guards and interceptors."""
+
+
+def with_core_module(module: type | DynamicModule) -> DynamicModule:
+    """*module* as the root, also importing :class:`InternalCoreModule`."""
+    if isinstance(module, DynamicModule):
+        return replace(module, imports=(*module.imports, InternalCoreModule))
+    return DynamicModule(module, imports=(InternalCoreModule,))
 
 
 class NestApplication:
@@ -294,11 +312,7 @@ class NestApplication:
         )
         if self._registry is not None:
             for sio in self._registry.all_servers():
-                for sid in list(sio.nest_sockets):
-                    sock = sio.nest_sockets.get(sid)
-                    if sock is not None:
-                        with contextlib.suppress(Exception):
-                            await sock.disconnect(close=True)
+                await _close_engine_sessions(sio)
                 with contextlib.suppress(Exception):
                     await sio.shutdown()
         await self._stop_runners()
@@ -333,6 +347,26 @@ class NestApplication:
         return client_mod.SocketClient(self.url_for(namespace), namespace, **options)
 
 
+async def _close_engine_sessions(sio: Any) -> None:
+    """Close every Engine.IO session of *sio*; their namespaces' disconnect handlers run."""
+    eio = sio.eio
+    sessions = list(eio.sockets.items())
+    for eio_sid, session in sessions:
+        # wait=False: python-engineio's close(wait=True) waits for the send queue to drain
+        # and never returns when the connection's writer has already stopped (a client
+        # that disconnected a moment ago).
+        with contextlib.suppress(Exception):
+            await session.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        eio.sockets.pop(eio_sid, None)
+    # Let live writers hand the CLOSE packets over before the runners stop (bounded).
+    drains = [asyncio.ensure_future(session.queue.join()) for _sid, session in sessions]
+    if drains:
+        _done, pending = await asyncio.wait(drains, timeout=CLOSE_FLUSH_TIMEOUT)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 class NestFactory:
     """Creates applications from a root module (NestJS's ``NestFactory``)."""
 
@@ -356,7 +390,7 @@ class NestFactory:
         from nestpy.websockets._explorer import explore_gateway
         from nestpy.websockets._servers import server_kwargs
 
-        c = container or Container.build(module)
+        c = container or Container.build(with_core_module(module))
         c.instantiate()
         gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = []
         for instance, node in c.find(md.GATEWAY):

@@ -15,10 +15,14 @@ from typing import Any
 
 import pydantic
 
-from nestpy import _metadata as md
+from nestpy._pipeline.enhancers import catch_types
 from nestpy._pipeline.params import ParamKind, ParamSpec
+from nestpy._pipeline.throttle import ThrottleGuard
 from nestpy._pipeline.validation import build_validator, format_errors
 from nestpy.common.context import ExecutionContext
+from nestpy.common.filters import INTERNAL_ERROR, error_payload
+from nestpy.common.interfaces import ArgumentMetadata
+from nestpy.common.pipes import ValidationPipe
 from nestpy.logger import Logger
 from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
 from nestpy.websockets._explorer import GatewayDefinition, HandlerDefinition
@@ -30,17 +34,10 @@ __all__ = ["ArgumentMetadata", "Enhancers", "base_error_payload", "bind_gateway"
 
 _log = Logger("nestpy.websockets")
 
-INTERNAL_ERROR = "Internal server error"
 FORBIDDEN = "Forbidden resource"
 
-
-@dataclass(frozen=True, slots=True)
-class ArgumentMetadata:
-    """What a pipe's ``transform(value, metadata)`` learns about the parameter."""
-
-    type: str  # "body" (NestJS's paramtype for ws payloads)
-    metatype: Any
-    data: str | None  # the MessageBody key, if any
+#: NestJS 11 ``BaseWsExceptionFilter`` payload (kept under its first name).
+base_error_payload = error_payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,33 +48,14 @@ class Enhancers:
     interceptors: tuple[Any, ...] = ()
     pipes: tuple[Any, ...] = ()
     filters: tuple[Any, ...] = ()  # method → class → global
+    #: per handler parameter, the instances of its ``MessageBody(key, *pipes)`` pipes
+    param_pipes: tuple[tuple[Any, ...], ...] = ()
 
 
 def _maybe_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - a callable object with async __call__
     )
-
-
-def base_error_payload(
-    exc: BaseException, pattern: str, data: Any, include_cause: bool = True
-) -> Any:
-    """NestJS 11 ``BaseWsExceptionFilter`` payload for *exc*."""
-    if isinstance(exc, WsException):
-        err = exc.get_error()
-        if isinstance(err, dict):
-            return err
-        payload: dict[str, Any] = {"status": "error", "message": err}
-    else:
-        payload = {"status": "error", "message": INTERNAL_ERROR}
-    if include_cause:
-        payload["cause"] = {"pattern": pattern, "data": data}
-    return payload
-
-
-def _catches(filter_obj: Any) -> tuple[type[BaseException], ...]:
-    types = md.get_meta(type(filter_obj), md.CATCH)
-    return tuple(types) if types else ()
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -104,7 +82,7 @@ def _validating(spec: ParamSpec) -> Callable[[Any], Any] | None:
         try:
             return validator(value)
         except pydantic.ValidationError as exc:
-            raise WsException(format_errors(exc, prefix)) from None  # type: ignore[arg-type]
+            raise WsException(format_errors(exc, prefix)) from None
 
     return validate
 
@@ -157,22 +135,33 @@ def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tupl
     return lambda s, b, a: tuple(g(s, b, a) for g in frozen)
 
 
+def _pipe_instance(pipe: Any) -> Any:
+    # Enhancers built without DI (tests, hand-made records): a pipe class needs no arguments.
+    return pipe() if isinstance(pipe, type) else pipe
+
+
 def _piped_args(
-    params: Sequence[ParamSpec], shared_pipes: tuple[Any, ...]
+    params: Sequence[ParamSpec],
+    shared_pipes: tuple[Any, ...],
+    param_pipes: tuple[tuple[Any, ...], ...],
 ) -> Callable[[Socket, Any, Any], Awaitable[tuple[Any, ...]]]:
     """Arguments with pipes: global/class/method pipes, then the parameter's own, then
-    the implicit type validation (so ``DefaultValuePipe`` can fill a value first)."""
+    the implicit type validation (so ``DefaultValuePipe`` can fill a value first). A
+    ``ValidationPipe`` among them replaces the implicit validation (validated once)."""
     plans: list[tuple[ParamKind, Callable[[Any], Any], tuple[Any, ...], Any]] = []
-    for spec in params:
+    for index, spec in enumerate(params):
         if spec.kind is not ParamKind.BODY:
             plans.append((spec.kind, _body_getter(spec), (), None))
             continue
         meta = ArgumentMetadata("body", spec.annotation, spec.key)
-        steps: list[tuple[Callable[..., Any], bool]] = []
-        for pipe in (*shared_pipes, *spec.pipes):
-            fn = pipe.transform
-            steps.append((fn, _maybe_async(fn)))
-        plans.append((spec.kind, _body_getter(spec), tuple(steps), (meta, _validating(spec))))
+        own = param_pipes[index] if index < len(param_pipes) else tuple(
+            _pipe_instance(p) for p in spec.pipes
+        )
+        pipes = (*shared_pipes, *own)
+        steps = tuple((p.transform, _maybe_async(p.transform)) for p in pipes)
+        explicit = any(isinstance(p, ValidationPipe) for p in pipes)
+        validate = None if explicit else _validating(spec)
+        plans.append((spec.kind, _body_getter(spec), steps, (meta, validate)))
 
     async def build(s: Socket, b: Any, a: Any) -> tuple[Any, ...]:
         out: list[Any] = []
@@ -199,6 +188,8 @@ def _piped_args(
 
 # ----------------------------------------------------------------------------- handlers
 
+_UNSET: Any = object()
+
 
 def _compile_handler(
     instance: Any,
@@ -218,25 +209,23 @@ def _compile_handler(
     send_ack = server.send_ack
     fn_ref = hdef.function
 
-    has_pipes = bool(enh.pipes) or any(p.pipes for p in sig.params)
+    has_pipes = bool(enh.pipes) or any(enh.param_pipes) or (
+        not enh.param_pipes and any(p.pipes for p in sig.params)
+    )
+    async_args: Callable[[Socket, Any, Any], Awaitable[tuple[Any, ...]]] | None = None
+    sync_args: Callable[[Socket, Any, Any], tuple[Any, ...]] | None = None
     if has_pipes:
-        pipe_params = sig.params
-        if sig.no_marker:
-            # DESIGN: pipes also run for the (client, data) form.
-            pipe_params = tuple(sig.params)
-        async_args = _piped_args(pipe_params, enh.pipes)
-        sync_args = None
+        # DESIGN: pipes also run for the no-marker (client, data) form.
+        async_args = _piped_args(sig.params, enh.pipes, enh.param_pipes)
     else:
         sync_args = _sync_args(sig.params)
-        async_args = None
 
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in enh.guards)
     interceptors = tuple(i.intercept for i in enh.interceptors)
-    filters = tuple((f, _catches(f)) for f in enh.filters)
-    needs_ctx = bool(guards or interceptors or filters)
+    filters = tuple((f.catch, catch_types(f), type(f).__qualname__) for f in enh.filters)
 
-    async def respond(sock: Socket, result: Any, ack_id: int | None) -> None:
-        if is_gen:
+    async def respond(sock: Socket, result: Any, ack_id: int | None, stream: bool) -> None:
+        if stream:
             acked = False
             async for item in result:
                 if isinstance(item, WsResponse):
@@ -263,34 +252,42 @@ def _compile_handler(
     async def on_error(
         exc: Exception, sock: Socket, body: Any, ack_id: int | None, ctx: ExecutionContext | None
     ) -> None:
-        payload = base_error_payload(exc, event, body, include_cause)
-        handled = False
+        answer: Any = _UNSET
         if filters:
-            host = ctx or ExecutionContext(cls, fn_ref, sock, body, event)
-            for f, types in filters:
+            # Built lazily: a handler with filters only pays for a context when it fails.
+            host = ctx if ctx is not None else ExecutionContext(cls, fn_ref, sock, body, event)
+            for catch, types, name in filters:
                 if types and not isinstance(exc, types):
                     continue
                 try:
-                    r = f.catch(exc, host)
+                    r = catch(exc, host)
                     if inspect.isawaitable(r):
-                        await r
-                    handled = True
+                        r = await r
+                    answer = r
                 except Exception:
                     # An error inside a filter falls back to the base filter.
-                    _log.exception("exception filter failed", filter=type(f).__qualname__)
+                    _log.exception("exception filter failed; using the base filter",
+                                   filter=name, gateway=cls.__qualname__)
                 break
-        if not handled:
+        payload: Any = _UNSET
+        if answer is _UNSET:
             if isinstance(exc, WsException):
                 _log.debug("handler raised WsException", error=str(exc))
             else:
                 _log.exception("unhandled error in handler", gateway=cls.__qualname__)
+            payload = error_payload(exc, event, body, include_cause)
             if sock.connected:
                 await sock.emit("exception", payload)
         if ack_id is not None and sock.connected:
+            if answer is not _UNSET and answer is not None:
+                payload = answer
+            elif payload is _UNSET:
+                payload = error_payload(exc, event, body, include_cause)
             await send_ack(sock, ack_id, [payload])
 
-    if not needs_ctx and sync_args is not None:
-        # The fast path: no guards, interceptors, pipes or custom filters.
+    if not guards and not interceptors and sync_args is not None:
+        # The fast path: no guards, interceptors or pipes. Filters cost nothing until an
+        # error: no context is allocated and nothing extra is awaited per message.
         build = sync_args
 
         if is_async:
@@ -302,7 +299,7 @@ def _compile_handler(
                     await on_error(exc, sock, body, ack_id, None)
                     return
                 if ack_id is not None or result is not None:
-                    await respond(sock, result, ack_id)
+                    await respond(sock, result, ack_id, False)
 
         else:
 
@@ -310,13 +307,13 @@ def _compile_handler(
                 try:
                     result = bound(*build(sock, body, _ack_for(sock, ack_id, uses_ack)))
                     if is_gen:
-                        await respond(sock, result, ack_id)
+                        await respond(sock, result, ack_id, True)
                         return
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
                     return
                 if ack_id is not None or result is not None:
-                    await respond(sock, result, ack_id)
+                    await respond(sock, result, ack_id, False)
 
         return Handler(run, inline=not is_async and not is_gen)
 
@@ -333,8 +330,20 @@ def _compile_handler(
 
     n_icp = len(interceptors)
 
+    async def intercepted(ctx: ExecutionContext, sock: Socket, body: Any, ack: Any) -> Any:
+        # Outermost first; each call_next runs the rest of the chain (NestJS's order).
+        async def step(i: int) -> Any:
+            if i == n_icp:
+                return await invoke(sock, body, ack)
+            r = interceptors[i](ctx, lambda: step(i + 1))
+            if inspect.isawaitable(r):
+                r = await r
+            return r
+
+        return await step(0)
+
     async def run_full(sock: Socket, body: Any, ack_id: int | None) -> None:
-        ctx = ExecutionContext(cls, fn_ref, sock, body, event) if needs_ctx else None
+        ctx = ExecutionContext(cls, fn_ref, sock, body, event)
         ack = _ack_for(sock, ack_id, uses_ack)
         try:
             for can_activate, is_async_guard in guards:
@@ -344,23 +353,20 @@ def _compile_handler(
                 if not ok:
                     raise WsException(FORBIDDEN)
             if n_icp:
-
-                async def step(i: int) -> Any:
-                    if i == n_icp:
-                        return await invoke(sock, body, ack)
-                    return await interceptors[i](ctx, lambda: step(i + 1))
-
-                result = await step(0)
+                result = await intercepted(ctx, sock, body, ack)
+                # An interceptor may turn a stream into a value or a value into a stream.
+                stream = hasattr(type(result), "__aiter__")
             else:
                 result = await invoke(sock, body, ack)
-            if is_gen:
-                await respond(sock, result, ack_id)
+                stream = is_gen
+            if stream:
+                await respond(sock, result, ack_id, True)
                 return
         except Exception as exc:
             await on_error(exc, sock, body, ack_id, ctx)
             return
         if ack_id is not None or result is not None:
-            await respond(sock, result, ack_id)
+            await respond(sock, result, ack_id, False)
 
     return Handler(run_full, inline=False)
 
@@ -438,7 +444,13 @@ def bind_gateway(
             return {"message": INTERNAL_ERROR}
         return None
 
+    throttlers = tuple(
+        g for e in handler_enhancers.values() for g in e.guards if isinstance(g, ThrottleGuard)
+    )
+
     async def on_disconnect(sock: Socket, reason: str | None) -> None:
+        for throttler in throttlers:
+            throttler.release(sock.id)
         if disc is None:
             return
         try:
