@@ -209,11 +209,16 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_eio_disconnect(eio_sid, reason)
         if reason == self.eio.reason.CLIENT_DISCONNECT:
             eio_socket = self.eio.sockets.get(eio_sid)
-            if eio_socket is not None and not eio_socket.upgraded:
+            if (
+                eio_socket is not None
+                and not eio_socket.upgraded
+                and getattr(eio_socket.queue, "_getters", None)  # a long-poll GET waits
+            ):
                 # python-engineio answers a client's CLOSE without waking the long-poll GET
                 # still pending on that session, so the client's disconnect() waits ~30 s
                 # for it and app.close() waits for the aiohttp shutdown timeout. Node's
-                # engine.io answers the pending poll; so do we (an empty payload).
+                # engine.io answers the pending poll; so do we (an empty payload). Only
+                # when a GET waits: an unconsumed item would hold queue.join() instead.
                 eio_socket.queue.put_nowait(None)
 
     # -- Socket.IO level ----------------------------------------------------------------

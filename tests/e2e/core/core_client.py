@@ -91,6 +91,9 @@ class Client:
         """Disconnect (idempotent)."""
         if self.sio.connected:
             await self.sio.disconnect()
+        else:
+            # A refused connect leaves python-engineio's aiohttp session open.
+            await self.sio.eio._reset()
 
 
 #: ``start(Module, **create_options)`` fixture type (see conftest.py).
