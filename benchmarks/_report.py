@@ -224,6 +224,7 @@ _PANELS: list[tuple[str, str, str]] = [
     ("room", "cpu_us_per_op", "server CPU µs per room delivery"),
     ("connect", "rss_per_conn_kib", "server RSS KiB per connection"),
     ("redis", "throughput", "cross-node (Redis) deliveries/s"),
+    ("redis", "cpu_us_per_op", "server CPU µs per Redis delivery (A+B)"),
 ]
 
 
@@ -263,7 +264,8 @@ def chart(
             else:
                 lo.append(0.0)
                 hi.append(0.0)
-        ax.bar(range(len(values)), values, color=cols, yerr=[lo, hi], capsize=3)
+        whiskers = [lo, hi] if key == "throughput" else None
+        ax.bar(range(len(values)), values, color=cols, yerr=whiskers, capsize=3)
         ax.set_xticks(range(len(values)), names, rotation=30, ha="right", fontsize=8)
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="y", labelsize=8)

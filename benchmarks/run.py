@@ -82,6 +82,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-chart", action="store_true", help="do not draw the chart")
     p.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="run nothing: print the tables of saved results (merged) and draw --chart if given",
+    )
+    p.add_argument(
         "--profile",
         action="store_true",
         help="py-spy the Python servers over each measured window (collapsed stacks saved "
@@ -230,6 +237,8 @@ def _progress(rec: dict[str, Any], rep: int, reps: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected scenarios against the selected peers; print, save and chart."""
     args = parse_args(argv)
+    if args.report:
+        return report_files(args.report, None if args.no_chart else args.chart)
     sizes = _sizes(args)
     if shutil.which("node") is None:
         _log("node is not on PATH: install Node >= 20, then run benchmarks/setup.sh")
@@ -296,27 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     env["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     env["elapsed_s"] = round(time.monotonic() - started, 1)
 
-    stats = _report.aggregate(runs)
-    dirty = " + uncommitted nestpy changes" if env["nestpy_tree_dirty"] else ""
-    print(
-        f"\n## Benchmark {ts} — medians of {args.reps} alternating repetitions "
-        f"(commit {env['git_commit']}{dirty}, "
-        f"load avg {env['loadavg_start'][0]} → {env['loadavg_end'][0]}, "
-        f"{env['elapsed_s']:.0f} s)\n"
-    )
-    print(_report.summary_table(stats, servers))
-    for scenario in scenarios:
-        print(f"\n### {scenario}\n")
-        print(_report.scenario_table(scenario, stats.get(scenario, {}), servers))
-    ratios = _report.nestpy_vs_raw(stats)
-    if ratios:
-        print("\n### nestpy / raw python-socketio (issue 2 target ≥ 0.95x)\n")
-        print("\n".join(f"- {line}" for line in ratios))
-    targets = _report.target_checks(stats)
-    if targets:
-        print("\n### Issue 5 targets\n")
-        print("```\n" + "\n".join(targets) + "\n```")
-
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "timestamp": ts,
@@ -327,26 +315,69 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
         "scenarios": scenarios,
         "environment": env,
-        "medians": stats,
+        "medians": _report.aggregate(runs),
         "runs": runs,
     }
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     _log(f"\nresults: {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}")
+    chart = (
+        None
+        if args.no_chart
+        else (args.chart or (out.with_suffix(".png") if args.quick else CHART))
+    )
+    report(doc, chart)
     if profile_dir is not None:
         print("\n### py-spy profiles (server side, measured window)\n\n```")
         for path in sorted(profile_dir.glob("*.txt")):
             print("\n".join(_report.profile_summary(path)))
         print("```")
         _log(f"profiles: {profile_dir}")
-    if not args.no_chart:
-        path = args.chart or (out.with_suffix(".png") if args.quick else CHART)
-        title = (
-            f"nestpy benchmark {ts} — {os.cpu_count()} cores shared by server and load "
-            f"generator; medians of {args.reps}"
-        )
-        drawn = _report.chart(stats, servers, path, title)
-        _log(f"chart: {drawn}" if drawn else "chart skipped: pip install matplotlib")
     return 0 if all(r["ok"] or r.get("unsupported") for r in runs) else 1
+
+
+def report(doc: dict[str, Any], chart: Path | None) -> None:
+    """Print the Markdown tables of a results document and draw its chart."""
+    env, runs = doc["environment"], doc["runs"]
+    servers = doc["servers"]
+    stats = _report.aggregate(runs)
+    scenarios = [s for s in SCENARIOS if s in stats]
+    dirty = " + uncommitted nestpy changes" if env.get("nestpy_tree_dirty") else ""
+    print(
+        f"\n## Benchmark {doc['timestamp']} — medians of {doc['reps']} alternating repetitions "
+        f"(commit {env['git_commit']}{dirty}, "
+        f"load avg {env['loadavg_start'][0]} → {env['loadavg_end'][0]}, "
+        f"{env['elapsed_s']:.0f} s)\n"
+    )
+    print(_report.summary_table(stats, servers))
+    for scenario in scenarios:
+        print(f"\n### {scenario}\n")
+        print(_report.scenario_table(scenario, stats[scenario], servers))
+    ratios = _report.nestpy_vs_raw(stats)
+    if ratios:
+        print("\n### nestpy / raw python-socketio (issue 2 target ≥ 0.95x)\n")
+        print("\n".join(f"- {line}" for line in ratios))
+    targets = _report.target_checks(stats)
+    if targets:
+        print("\n### Issue 5 targets\n")
+        print("```\n" + "\n".join(targets) + "\n```")
+    if chart is not None:
+        title = (
+            f"nestpy benchmark {doc['timestamp']} — {env['cpus']} cores shared by server and "
+            f"load generator; medians of {doc['reps']}"
+        )
+        drawn = _report.chart(stats, servers, chart, title)
+        _log(f"chart: {drawn}" if drawn else "chart skipped: pip install matplotlib")
+
+
+def report_files(paths: list[Path], chart: Path | None) -> int:
+    """``--report``: re-print (and re-chart) saved results; several files are merged."""
+    docs = [json.loads(p.read_text()) for p in paths]
+    merged = dict(docs[0])
+    merged["runs"] = [r for d in docs for r in d["runs"]]
+    merged["servers"] = list(dict.fromkeys(s for d in docs for s in d["servers"]))
+    merged["timestamp"] = " + ".join(d["timestamp"] for d in docs)
+    report(merged, chart)
+    return 0
 
 
 if __name__ == "__main__":
