@@ -388,15 +388,16 @@ class NestFactory:
             container: a pre-built container (used by ``nestpy.testing``).
         """
         from nestpy.websockets._explorer import explore_gateway
-        from nestpy.websockets._servers import server_kwargs
+        from nestpy.websockets._servers import validate_gateways
 
         c = container or Container.build(with_core_module(module))
         c.instantiate()
         gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = []
         for instance, node in c.find(md.GATEWAY):
             definition = explore_gateway(type(instance))
-            server_kwargs(definition.options, definition.cls)  # validate now, not at listen
             gateways.append((instance, definition, node))
+        # Options are checked now, not at listen (alone and between gateways sharing a server).
+        validate_gateways([(d.cls, d.options) for _i, d, _n in gateways])
         return NestApplication(c, gateways, include_cause=include_cause)
 
     @staticmethod

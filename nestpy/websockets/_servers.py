@@ -15,7 +15,9 @@ from nestpy.exceptions import BootstrapError
 from nestpy.websockets._engine import NestAsyncServer
 from nestpy.websockets.decorators import GatewayOptions
 
-__all__ = ["GatewayOptionError", "PortEntry", "ServerRegistry", "server_kwargs"]
+__all__ = [
+    "GatewayOptionError", "PortEntry", "ServerRegistry", "server_kwargs", "validate_gateways",
+]
 
 #: nestpy's own server options (not python-socketio's).
 NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate"})
@@ -105,6 +107,53 @@ def server_kwargs(options: GatewayOptions, gateway: type) -> dict[str, Any]:
     return kwargs
 
 
+def _check_shared(
+    gateway: type,
+    options: GatewayOptions,
+    kwargs: dict[str, Any],
+    shared: dict[str, Any],
+    sharing: list[str],
+) -> None:
+    """Raise when *gateway* sets server options that the gateways *sharing* its server do
+    not set identically (one Socket.IO server has one set of options)."""
+    for key, value in kwargs.items():
+        if key in shared and shared[key] != value:
+            raise BootstrapError(
+                f"[gateway={gateway.__qualname__}] shares port {options.port or 'app'} and "
+                f"path {options.path!r} with {', '.join(sharing)} but sets "
+                f"{key}={value!r} (they set {shared[key]!r}). Gateways on one port "
+                "and path share one Socket.IO server: use the same options, or another "
+                "port or path."
+            )
+    if any(k not in shared for k in kwargs):
+        raise BootstrapError(
+            f"[gateway={gateway.__qualname__}] sets server options "
+            f"{sorted(set(kwargs) - set(shared))} that {', '.join(sharing)} on "
+            "the same port and path does not; declare them on the first gateway too."
+        )
+
+
+def validate_gateways(gateways: list[tuple[type, GatewayOptions]]) -> None:
+    """Check every gateway's options, and that gateways sharing a server agree on them.
+
+    Run by ``NestFactory.create`` so that these bootstrap errors come before any port is
+    opened (DESIGN.md "Core"), not from ``listen()``.
+
+    Raises:
+        GatewayOptionError: an unknown or reserved option name.
+        BootstrapError: gateways sharing a server disagree on an option.
+    """
+    servers: dict[tuple[int | None, str], tuple[dict[str, Any], list[str]]] = {}
+    for gateway, options in gateways:
+        kwargs = server_kwargs(options, gateway)
+        first = servers.get((options.port, options.path))
+        if first is None:
+            servers[(options.port, options.path)] = (kwargs, [gateway.__qualname__])
+        else:
+            _check_shared(gateway, options, kwargs, *first)
+            first[1].append(gateway.__qualname__)
+
+
 @dataclass
 class _ServerSlot:
     server: NestAsyncServer
@@ -150,21 +199,7 @@ class ServerRegistry:
             server.attach(entry.app, socketio_path=options.path)
             entry.servers[options.path] = _ServerSlot(server, kwargs, [gateway.__qualname__])
             return server
-        for key, value in kwargs.items():
-            if key in slot.kwargs and slot.kwargs[key] != value:
-                raise BootstrapError(
-                    f"[gateway={gateway.__qualname__}] shares port {options.port or 'app'} and "
-                    f"path {options.path!r} with {', '.join(slot.gateways)} but sets "
-                    f"{key}={value!r} (they set {slot.kwargs[key]!r}). Gateways on one port "
-                    "and path share one Socket.IO server: use the same options, or another "
-                    "port or path."
-                )
-        if any(k not in slot.kwargs for k in kwargs):
-            raise BootstrapError(
-                f"[gateway={gateway.__qualname__}] sets server options "
-                f"{sorted(set(kwargs) - set(slot.kwargs))} that {', '.join(slot.gateways)} on "
-                "the same port and path does not; declare them on the first gateway too."
-            )
+        _check_shared(gateway, options, kwargs, slot.kwargs, slot.gateways)
         slot.gateways.append(gateway.__qualname__)
         return slot.server
 
