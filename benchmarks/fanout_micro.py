@@ -65,7 +65,8 @@ def serve_main(manager_name: str, use_uvloop: bool, use_orjson: bool) -> None:
     )
 
     async def cpu(_: web.Request) -> web.Response:
-        return web.json_response({"cpu": time.process_time()})
+        t = os.times()
+        return web.json_response({"cpu": time.process_time(), "user": t.user, "sys": t.system})
 
     async def broadcast(request: web.Request) -> web.Response:
         k = int(request.query["k"])
@@ -224,7 +225,7 @@ async def one_run(manager: str, args: argparse.Namespace) -> dict[str, float]:
         payload_len = len(f'42["tick","{"x" * args.size}"]')
         per_client = args.messages * ws_frame_len(payload_len)
         waits = [c.expect(per_client) for c in clients]
-        cpu0 = (await http_get(port, "/bench/cpu"))["cpu"]
+        c0 = await http_get(port, "/bench/cpu")
         t0 = time.perf_counter()
         emit = asyncio.ensure_future(
             http_get(port, f"/bench/broadcast?k={args.messages}&size={args.size}")
@@ -232,11 +233,14 @@ async def one_run(manager: str, args: argparse.Namespace) -> dict[str, float]:
         await asyncio.wait_for(asyncio.gather(*waits), RUN_TIMEOUT_S)
         wall = time.perf_counter() - t0
         await emit
-        cpu1 = (await http_get(port, "/bench/cpu"))["cpu"]
+        c1 = await http_get(port, "/bench/cpu")
         deliveries = args.clients * args.messages
         return {
             "deliveries_per_s": deliveries / wall,
-            "cpu_us_per_delivery": (cpu1 - cpu0) / deliveries * 1e6,
+            "cpu_us_per_delivery": (c1["cpu"] - c0["cpu"]) / deliveries * 1e6,
+            # os.times() ticks are coarse (10 ms): the user/kernel split is indicative only
+            "user_us_per_delivery": (c1["user"] - c0["user"]) / deliveries * 1e6,
+            "sys_us_per_delivery": (c1["sys"] - c0["sys"]) / deliveries * 1e6,
             "wall_s": wall,
         }
     finally:
@@ -260,7 +264,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             runs[m].append(r)
             print(
                 f"  rep {rep + 1} {m:<8} {r['deliveries_per_s']:>10,.0f} deliveries/s "
-                f"{r['cpu_us_per_delivery']:>7.1f} µs CPU/delivery  ({r['wall_s']:.2f} s)",
+                f"{r['cpu_us_per_delivery']:>7.1f} µs CPU/delivery "
+                f"(user {r['user_us_per_delivery']:.1f} + kernel {r['sys_us_per_delivery']:.1f}) "
+                f"({r['wall_s']:.2f} s)",
                 flush=True,
             )
     med = {m: {k: statistics.median(r[k] for r in runs[m]) for k in runs[m][0]} for m in managers}
@@ -289,9 +295,13 @@ def main() -> None:
         f"\nmedians ({args.clients} receivers x {args.messages} broadcasts, {args.reps} reps, "
         f"{'uvloop' if args.uvloop else 'asyncio'}{' + orjson' if args.orjson else ''})"
     )
-    print(f"{'manager':<10}{'deliveries/s':>14}{'server CPU µs/delivery':>25}")
+    header = f"{'manager':<10}{'deliveries/s':>14}{'server CPU µs/delivery':>25}"
+    print(f"{header}{'(user + kernel)':>18}")
     for name, m in (("upstream", up), ("fast", fast)):
-        print(f"{name:<10}{m['deliveries_per_s']:>14,.0f}{m['cpu_us_per_delivery']:>25.1f}")
+        split = f"{m['user_us_per_delivery']:.1f} + {m['sys_us_per_delivery']:.1f}"
+        print(
+            f"{name:<10}{m['deliveries_per_s']:>14,.0f}{m['cpu_us_per_delivery']:>25.1f}{split:>18}"
+        )
     print(
         f"fast/upstream: throughput x{fast['deliveries_per_s'] / up['deliveries_per_s']:.2f}, "
         f"CPU per delivery x{fast['cpu_us_per_delivery'] / up['cpu_us_per_delivery']:.2f}"
