@@ -309,16 +309,24 @@ class Socket:
             TimeoutError: when no ack arrives within *timeout* seconds.
         """
         data: Any = args[0] if len(args) == 1 else (args if args else None)
+        # Not AsyncServer.call(): python-socketio refuses it when async_handlers is False,
+        # which nestpy sets (dispatch is its own), so an ack callback is awaited here.
+        done: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+        def on_ack(*ack: Any) -> None:
+            if not done.done():
+                done.set_result(ack)
+
+        await self._server.emit(
+            event, data, to=self.id, namespace=self.namespace, callback=on_ack
+        )
         try:
-            return await self._server.call(
-                event, data, to=self.id, namespace=self.namespace, timeout=timeout
-            )
-        except Exception as exc:  # socketio.exceptions.TimeoutError
-            if type(exc).__name__ == "TimeoutError":
-                raise TimeoutError(
-                    f"client {self.id} did not acknowledge {event!r} within {timeout}s"
-                ) from exc
-            raise
+            ack = await asyncio.wait_for(done, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"client {self.id} did not acknowledge {event!r} within {timeout}s"
+            ) from None
+        return ack[0] if len(ack) == 1 else (ack if ack else None)
 
     async def join(self, room: str | Iterable[str]) -> None:
         """Join *room* (or each of several rooms)."""
