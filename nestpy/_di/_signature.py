@@ -71,6 +71,15 @@ def constructor_dependencies(cls: type, where: str) -> tuple[Dependency, ...]:
             parameter and the fix.
     """
     init: Any = cls.__init__  # type: ignore[misc]  # read, never called on an instance
+    if getattr(init, "__name__", "") == "_no_init_or_replace_init":
+        # A class subclassing a typing.Protocol (``class AuthGuard(CanActivate)``) inherits
+        # the Protocol's placeholder __init__; the real one is the next in the MRO.
+        init = next(
+            (k.__dict__["__init__"] for k in cls.__mro__
+             if getattr(k.__dict__.get("__init__"), "__name__", "_no_init_or_replace_init")
+             != "_no_init_or_replace_init"),
+            object.__init__,
+        )
     if not inspect.isfunction(inspect.unwrap(init)):
         return ()  # object.__init__ or a C-level __init__ (dict, Exception...): nothing to inject
     signature = inspect.signature(init)

@@ -47,6 +47,14 @@ class Client:
         return self._queue(event).qsize()
 
 
+class Refused(Exception):
+    """The server refused the connection; ``data`` is what ``connect_error`` carried."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(data)
+        self.data = data
+
+
 class Harness:
     """Starts applications and connects clients; closes everything at teardown."""
 
@@ -70,10 +78,17 @@ class Harness:
         sio = socketio.AsyncClient(reconnection=False)
         self.clients.append(sio)
         client = Client(sio, namespace)
-        await sio.connect(
-            app.url_for(namespace), namespaces=[namespace], transports=["websocket"],
-            auth=auth, wait_timeout=TIMEOUT,
-        )
+        refusals: list[Any] = []
+        sio.on("connect_error", refusals.append, namespace=namespace)
+        try:
+            await sio.connect(
+                app.url_for(namespace), namespaces=[namespace], transports=["websocket"],
+                auth=auth, wait_timeout=TIMEOUT,
+            )
+        except socketio.exceptions.ConnectionError:
+            if refusals:
+                raise Refused(refusals[0]) from None
+            raise
         return client
 
     async def close(self) -> None:
