@@ -60,6 +60,23 @@ async def test_amqp_wrong_password_fails_listen_without_showing_it() -> None:
     assert "ACCESS_REFUSED" in str(info.value) and SECRET not in str(info.value)
 
 
+async def test_redis_wrong_password_fails_listen_without_showing_it() -> None:
+    redis = ThrowawayRedis(SECRET)
+    redis.start()
+    try:
+        app = await NestFactory.create(ChatModule)
+        app.use_websocket_adapter(RedisIoAdapter(f"redis://:wrong-{SECRET}@127.0.0.1:{redis.port}/0"))
+        try:
+            with pytest.raises(BrokerUnavailableError) as info:
+                await app.listen(0, "127.0.0.1")
+        finally:
+            await app.close()
+    finally:
+        redis.stop()
+    text = str(info.value)
+    assert "AuthenticationError" in text and SECRET not in text
+
+
 async def test_emitter_raises_when_the_broker_is_down() -> None:
     port = free_port()
     async with Emitter(f"redis://:{SECRET}@127.0.0.1:{port}/0", "c") as emitter:
