@@ -189,6 +189,7 @@ class SocketClient:
         # A failed connect may leave the Engine.IO session open (namespace refused).
         with contextlib.suppress(Exception):
             await self._sio.eio.disconnect()
+        await self._finish_background_tasks()
 
     async def disconnect(self) -> None:
         """Leave the namespace and close the connection (idempotent); waits for the
