@@ -200,6 +200,11 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         if eio_socket is None:
             return
         await eio_socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+        if eio_socket.upgraded:
+            # After the CLOSE packet, end the writer: it then closes the websocket itself
+            # (as Node's engine.io does). python-engineio would leave it open until the
+            # client closes it, or for ping_interval + ping_timeout if the client never does.
+            eio_socket.queue.put_nowait(None)
         self.eio.sockets.pop(eio_sid, None)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
