@@ -217,9 +217,16 @@ def url_scheme(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, url: str | None = None) -> str:
     text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if url:
+        # Client libraries print hosts, not passwords; make sure of it anyway.
+        with contextlib.suppress(ValueError):
+            password = urlsplit(url).password
+            if password:
+                reason = reason.replace(password, "***")
+    return reason
 
 
 def emit_message(
@@ -333,7 +340,7 @@ class RedisPublisher:
         self._client: Any = None
 
     def _error(self, exc: BaseException | str, starting: bool) -> BrokerUnavailableError:
-        reason = exc if isinstance(exc, str) else _reason(exc)
+        reason = exc if isinstance(exc, str) else _reason(exc, self.url)
         return BrokerUnavailableError(
             self.broker, redact_url(self.url), reason, starting=starting, fix=self.fix
         )
@@ -406,7 +413,7 @@ class AmqpPublisher:
         self.exchange: Any = None
 
     def _error(self, exc: BaseException | str, starting: bool) -> BrokerUnavailableError:
-        reason = exc if isinstance(exc, str) else _reason(exc)
+        reason = exc if isinstance(exc, str) else _reason(exc, self.url)
         return BrokerUnavailableError(
             self.broker, redact_url(self.url), reason, starting=starting, fix=self.fix
         )
@@ -658,7 +665,13 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         wait = 0.005
         publisher = self._get_publisher()
         while not ready.done():
-            await publisher.publish(hello)
+            try:
+                await publisher.publish(hello)
+            except BrokerUnavailableError as exc:  # it went away right after the check
+                raise BrokerUnavailableError(
+                    self.broker_name, self.broker_url, exc.reason, starting=True,
+                    fix=self._fix(),
+                ) from None
             await asyncio.wait({ready}, timeout=wait)
             wait = min(wait * 2, 0.25)
             if not ready.done() and loop.time() > deadline:
