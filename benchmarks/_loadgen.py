@@ -64,7 +64,11 @@ class _Marks:
             if line.startswith("MARK "):
                 name = line[5:].strip()
                 # Sample immediately: the window edges are what CPU per operation divides by.
-                self.samples[name] = [sample(s.pid) for s in self.servers]
+                try:
+                    self.samples[name] = [sample(s.pid) for s in self.servers]
+                except OSError as exc:  # the server died; drive() reports the missing mark
+                    self.stderr.append(f"cannot sample the server at MARK {name}: {exc}")
+                    continue
                 if name == "start" and self.profile:
                     self._start_profilers()
             else:
@@ -155,6 +159,8 @@ def drive(
             f"load generator failed (exit {proc.returncode}): " + "\n".join(marks.stderr[-15:])
         )
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    if "start" not in marks.samples or "end" not in marks.samples:
+        raise RuntimeError("no /proc samples for the window: " + "\n".join(marks.stderr[-5:]))
     start, end = marks.samples["start"], marks.samples["end"]
     cpu = [e.cpu_s - s.cpu_s for s, e in zip(start, end, strict=True)]
     result["server_cpu_s"] = round(sum(cpu), 3)

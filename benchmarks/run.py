@@ -78,7 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--chart",
         type=Path,
-        help="PNG chart path (default docs/img/benchmark.png; --quick: next to the JSON)",
+        help="PNG chart path (default: docs/img/benchmark.png for a full default run, "
+        "else next to the JSON)",
     )
     p.add_argument("--no-chart", action="store_true", help="do not draw the chart")
     p.add_argument(
@@ -320,12 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     _log(f"\nresults: {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}")
-    chart = (
-        None
-        if args.no_chart
-        else (args.chart or (out.with_suffix(".png") if args.quick else CHART))
+    # Only a full default run replaces the docs' chart; a partial or quick one (or a profiled
+    # one, whose numbers are perturbed) is drawn next to its JSON.
+    full = (
+        not args.quick
+        and not args.profile
+        and args.reps >= 3
+        and args.servers == DEFAULT_SERVERS.split(",")
+        and args.scenarios == DEFAULT_SCENARIOS.split(",")
     )
-    report(doc, chart)
+    chart = args.chart or (CHART if full else out.with_suffix(".png"))
+    report(doc, None if args.no_chart else chart)
     if profile_dir is not None:
         print("\n### py-spy profiles (server side, measured window)\n\n```")
         for path in sorted(profile_dir.glob("*.txt")):
