@@ -127,10 +127,13 @@ class Client:
 
     async def wait_for(self, event: str, count: int = 1, timeout: float = 5.0) -> list[Any]:
         """Wait until *event* arrived at least *count* times; return its payloads."""
-        async with asyncio.timeout(timeout):
+
+        async def arrived() -> None:
             while len(self.data(event)) < count:
                 self.changed.clear()
                 await self.changed.wait()
+
+        await asyncio.wait_for(arrived(), timeout)  # not asyncio.timeout: Python 3.10 too
         return self.data(event)
 
 
@@ -407,9 +410,12 @@ async def _subscribers_at_least(channel: str, n: int) -> bool:
 
 
 async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
+
+    async def poll() -> None:
         while not await predicate():  # noqa: ASYNC110 - polls Redis, there is no event to wait on
             await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
 
 
 @pytest.mark.redis
