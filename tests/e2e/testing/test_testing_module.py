@@ -11,7 +11,15 @@ from typing import Annotated, Any
 import pytest
 
 from nestpy import BootstrapError, Inject, Injectable, Module, Provider
-from nestpy.common import ExecutionContext, UseGuards, UseInterceptors
+from nestpy.common import (
+    ArgumentMetadata,
+    ArgumentsHost,
+    ExecutionContext,
+    UseFilters,
+    UseGuards,
+    UseInterceptors,
+    UsePipes,
+)
 from nestpy.testing import ConnectionRefused, Test, TestingModule
 from nestpy.websockets import MessageBody, SubscribeMessage, WebSocketGateway
 
@@ -254,6 +262,57 @@ async def test_override_interceptor_use_value() -> None:
     )
     async with module.create_nest_application() as app, app.test_client("/tagged") as client:
         assert await client.call("value") == 1
+
+
+class Doubling:
+    def transform(self, value: Any, metadata: ArgumentMetadata) -> Any:
+        return value * 2
+
+
+class Identity:
+    def transform(self, value: Any, metadata: ArgumentMetadata) -> Any:
+        return value
+
+
+class Apologizing:
+    def catch(self, exception: Exception, host: ArgumentsHost) -> Any:
+        return "sorry"
+
+
+class Blunt:
+    def catch(self, exception: Exception, host: ArgumentsHost) -> Any:
+        return f"failed: {exception}"
+
+
+@WebSocketGateway(namespace="math")
+class MathGateway:
+    @UsePipes(Doubling)
+    @SubscribeMessage("value")
+    def value(self, data: Annotated[int, MessageBody()]) -> int:
+        return data
+
+    @UseFilters(Apologizing)
+    @SubscribeMessage("fail")
+    def fail(self) -> None:
+        raise ValueError("boom")
+
+
+async def test_override_pipe_and_filter() -> None:
+    module = await Test.create_testing_module(providers=[MathGateway]).compile()
+    async with module.create_nest_application() as app, app.test_client("/math") as client:
+        assert await client.call("value", 21) == 42
+        assert await client.call("fail") == "sorry"
+    module = await (
+        Test.create_testing_module(providers=[MathGateway])
+        .override_pipe(Doubling)
+        .use_class(Identity)
+        .override_filter(Apologizing)
+        .use_value(Blunt())
+        .compile()
+    )
+    async with module.create_nest_application() as app, app.test_client("/math") as client:
+        assert await client.call("value", 21) == 21
+        assert await client.call("fail") == "failed: boom"
 
 
 def test_override_guard_refuses_an_instance() -> None:
