@@ -13,6 +13,7 @@ from aiohttp import web
 from nestpy._speed import default_json
 from nestpy.exceptions import BootstrapError
 from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets.decorators import GatewayOptions
 
 __all__ = [
@@ -189,7 +190,8 @@ class ServerRegistry:
             entry = self.ports[options.port] = PortEntry(options.port, web.Application())
         slot = entry.servers.get(options.path)
         if slot is None:
-            manager = self._manager_factory() if self._manager_factory else None
+            # The fast broadcast path (encode and frame once) is the default manager.
+            manager = self._manager_factory() if self._manager_factory else FastAsyncManager()
             extra: dict[str, Any] = {}
             if "json" not in kwargs:
                 codec = default_json()
