@@ -11,7 +11,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-import socketio
 from conftest import Harness, Refused
 
 pytestmark = pytest.mark.e2e
