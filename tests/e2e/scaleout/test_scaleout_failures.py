@@ -60,6 +60,7 @@ async def test_amqp_wrong_password_fails_listen_without_showing_it() -> None:
     assert "ACCESS_REFUSED" in str(info.value) and SECRET not in str(info.value)
 
 
+@pytest.mark.redis
 async def test_redis_wrong_password_fails_listen_without_showing_it() -> None:
     redis = ThrowawayRedis(SECRET)
     redis.start()
