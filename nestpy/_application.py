@@ -17,8 +17,6 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from nestpy import _metadata as md
 from nestpy._di import Container, DynamicModule, Global, Module
 from nestpy._di.lifecycle import call_hook, hook_order
@@ -28,6 +26,8 @@ from nestpy.exceptions import BootstrapError, LateRegistrationError
 from nestpy.logger import Logger
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from nestpy._di.container import ModuleNode
     from nestpy.websockets._explorer import GatewayDefinition
     from nestpy.websockets._servers import ServerRegistry
@@ -72,6 +72,10 @@ class NestApplication:
         self._globals = GlobalEnhancers()
         self._adapter: Any = None
         self._include_cause = include_cause
+        # aiohttp is imported here, not at module level: `import nestpy` (and so
+        # nestpy.common, the CLI) must not load the platform (STYLE.md dependency direction).
+        from aiohttp import web
+
         self.http_app = web.Application()
         self._registry: ServerRegistry | None = None
         self._runners: list[web.AppRunner] = []
@@ -201,6 +205,8 @@ class NestApplication:
             gateway_ports: remap declared gateway ports (``{3000: 0}`` → ephemeral).
             ephemeral_gateways: bind every gateway port on an ephemeral port (tests).
         """
+        from aiohttp import web
+
         await self.init()
         assert self._registry is not None
         if self._listening:
