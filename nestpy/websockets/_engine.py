@@ -101,6 +101,26 @@ class NestEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
         self.nest_per_message_deflate = per_message_deflate
         # engineio picks its websocket class from this per-driver table.
         self.__dict__["_async"] = {**self.__dict__["_async"], "websocket": _NestWebSocket}
+        self._nest_tasks: set[asyncio.Task[Any]] = set()
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        # Tracked so shutdown() can cancel them: each session's ping task otherwise
+        # sleeps out its ping_interval (25 s) after the server is gone.
+        task = super().start_background_task(target, *args, **kwargs)
+        if isinstance(task, asyncio.Task) and not task.done():
+            self._nest_tasks.add(task)
+            task.add_done_callback(self._nest_tasks.discard)
+        return task
+
+    async def shutdown(self) -> None:
+        """Stop background activity, including the sessions' pending ping tasks."""
+        await super().shutdown()
+        current = asyncio.current_task()
+        pending = [t for t in self._nest_tasks if t is not current and not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
