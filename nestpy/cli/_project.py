@@ -24,6 +24,7 @@ PROJECT_FILES = (
     ("project/empty.jinja", "{package}/events/__init__.py"),
     ("gateway.py.jinja", "{package}/events/events_gateway.py"),
     ("project/empty.jinja", "tests/__init__.py"),
+    ("project/test_app.py.jinja", "tests/test_app.py"),
     ("project/empty.jinja", "tests/events/__init__.py"),
     ("gateway_test.py.jinja", "tests/events/test_events_gateway.py"),
 )

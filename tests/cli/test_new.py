@@ -32,6 +32,7 @@ def test_new_creates_the_documented_tree(nestpy: Run, tmp_path: Path) -> None:
         "tests/__init__.py",
         "tests/events/__init__.py",
         "tests/events/test_events_gateway.py",
+        "tests/test_app.py",
     ]
     for name in files:
         assert f"CREATE demo/{name} (" in result.stdout
