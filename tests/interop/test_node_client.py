@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+import pytest_asyncio
 
 from nestpy import Module, NestFactory
 from nestpy.websockets import (
@@ -113,8 +114,9 @@ def seed() -> Any:
     return load_seed_module()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def results(node: str, seed: Any) -> AsyncIterator[dict[str, Any]]:
+    """Serve the app in this process and run ``node_client.mjs`` against it once."""
     @Module(imports=[seed.AppModule], providers=[InteropGateway, RefusingGateway])
     class InteropModule: ...
 
@@ -132,34 +134,44 @@ async def results(node: str, seed: Any) -> AsyncIterator[dict[str, Any]]:
         await app.close()
 
 
-async def test_node_socket_io_client(results: dict[str, Any]) -> None:
-    """One Node run, every scenario; each assertion names what it checks."""
-    # The seed program: ClientToServer → ServerToClient, on every transport.
+def test_seed_program_on_every_transport(results: dict[str, Any]) -> None:
+    """ClientToServer → ServerToClient; the upgrade run starts polling and ends on websocket."""
     for label, transport in (
         ("websocket", "websocket"), ("polling", "polling"), ("upgrade", "websocket"),
     ):
         assert results[f"channels_{label}"] == {
             "text": "Hello Client!", "ack": [], "transport": transport,
         }, label
-    # Ack round trips: a value, a tuple (several ack arguments), several emitted arguments.
+
+
+def test_ack_round_trips(results: dict[str, Any]) -> None:
+    """A value, a tuple (several ack arguments), several emitted arguments (a list body)."""
     assert results["ack"] == {
         "single": {"n": 1, "list": [1, "two", None]},
         "several": ["a", 2, {"c": True}],
         "manyArgs": [1, 2, 3],
     }
-    # Room broadcast from one Node client to another, not to itself nor outsiders.
+
+
+def test_room_broadcast_between_node_clients(results: dict[str, Any]) -> None:
     assert results["room"] == {"b": "hi blue", "a": 0, "c": 0}
-    # Binary: a 70 kB Buffer echoed intact, nested binary, server-emitted bytes.
+
+
+def test_binary_buffers_arrive_intact(results: dict[str, Any]) -> None:
     binary = results["binary"]
     assert binary["intact"] is True and binary["length"] == 70000
     assert binary["head"] == [(i * 7) % 256 for i in range(8)]
     assert binary["nested"] == {"name": "file.bin", "data": [0, 255, 1]}
     assert binary["pushed"] == [250, 251, 252, 253]
-    # A refusing handle_connection reaches Node as connect_error with the message.
+
+
+def test_refusal_is_a_connect_error_with_the_message(results: dict[str, Any]) -> None:
     assert results["refused"] == {
         "message": "not welcome", "data": {"message": "not welcome", "reason": "interop"},
     }
-    # NestJS's exception payload, and the ack answered with it.
+
+
+def test_exception_payload_and_error_ack(results: dict[str, Any]) -> None:
     expected = {
         "status": "error", "message": "nope from python",
         "cause": {"pattern": "fail", "data": {"why": "test"}},
