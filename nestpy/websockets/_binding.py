@@ -131,6 +131,12 @@ def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tupl
         return lambda s, b, a: (s, b)
     if len(getters) == 2 and kinds[1][0] is ParamKind.SOCKET and kinds[0] == (ParamKind.BODY, True):
         return lambda s, b, a: (b, s)
+    if len(getters) == 1:  # e.g. one validated body: no generator per message
+        g0 = getters[0]
+        return lambda s, b, a: (g0(s, b, a),)
+    if len(getters) == 2:
+        g0, g1 = getters
+        return lambda s, b, a: (g0(s, b, a), g1(s, b, a))
     frozen = tuple(getters)
     return lambda s, b, a: tuple(g(s, b, a) for g in frozen)
 
@@ -144,11 +150,16 @@ def _piped_args(
     params: Sequence[ParamSpec],
     shared_pipes: tuple[Any, ...],
     param_pipes: tuple[tuple[Any, ...], ...],
-) -> Callable[[Socket, Any, Any], Awaitable[tuple[Any, ...]]]:
+) -> tuple[Callable[[Socket, Any, Any], Any], bool]:
     """Arguments with pipes: global/class/method pipes, then the parameter's own, then
     the implicit type validation (so ``DefaultValuePipe`` can fill a value first). A
-    ``ValidationPipe`` among them replaces the implicit validation (validated once)."""
+    ``ValidationPipe`` among them replaces the implicit validation (validated once).
+
+    Returns the builder and whether it is async (some pipe's ``transform`` is ``async
+    def``); with sync pipes only, building the arguments awaits nothing.
+    """
     plans: list[tuple[ParamKind, Callable[[Any], Any], tuple[Any, ...], Any]] = []
+    any_async = False
     for index, spec in enumerate(params):
         if spec.kind is not ParamKind.BODY:
             plans.append((spec.kind, _body_getter(spec), (), None))
@@ -159,11 +170,12 @@ def _piped_args(
         )
         pipes = (*shared_pipes, *own)
         steps = tuple((p.transform, _maybe_async(p.transform)) for p in pipes)
+        any_async = any_async or any(is_async for _, is_async in steps)
         explicit = any(isinstance(p, ValidationPipe) for p in pipes)
         validate = None if explicit else _validating(spec)
         plans.append((spec.kind, _body_getter(spec), steps, (meta, validate)))
 
-    async def build(s: Socket, b: Any, a: Any) -> tuple[Any, ...]:
+    async def build_async(s: Socket, b: Any, a: Any) -> tuple[Any, ...]:
         out: list[Any] = []
         for kind, get, steps, extra in plans:
             if kind is ParamKind.SOCKET:
@@ -176,14 +188,40 @@ def _piped_args(
             value = get(b)
             for fn, is_async in steps:
                 value = fn(value, meta)
-                if is_async or inspect.isawaitable(value):
+                if is_async or hasattr(value, "__await__"):
                     value = await value
             if validate is not None:
                 value = validate(value)
             out.append(value)
         return tuple(out)
 
-    return build
+    def build_sync(s: Socket, b: Any, a: Any) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for kind, get, steps, extra in plans:
+            if kind is ParamKind.SOCKET:
+                out.append(s)
+                continue
+            if kind is ParamKind.ACK:
+                out.append(a)
+                continue
+            meta, validate = extra
+            value = get(b)
+            for fn, _ in steps:
+                value = fn(value, meta)
+                if hasattr(value, "__await__"):
+                    close = getattr(value, "close", None)
+                    if close is not None:
+                        close()  # no "coroutine was never awaited" warning
+                    raise TypeError(
+                        f"pipe {getattr(fn, '__qualname__', fn)} returned an awaitable from a "
+                        "plain def transform(); declare it async def"
+                    )
+            if validate is not None:
+                value = validate(value)
+            out.append(value)
+        return tuple(out)
+
+    return (build_async, True) if any_async else (build_sync, False)
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -216,12 +254,16 @@ def _compile_handler(
     sync_args: Callable[[Socket, Any, Any], tuple[Any, ...]] | None = None
     if has_pipes:
         # DESIGN: pipes also run for the no-marker (client, data) form.
-        async_args = _piped_args(sig.params, enh.pipes, enh.param_pipes)
+        builder, pipes_async = _piped_args(sig.params, enh.pipes, enh.param_pipes)
+        if pipes_async:
+            async_args = builder
+        else:
+            sync_args = builder
     else:
         sync_args = _sync_args(sig.params)
 
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in enh.guards)
-    interceptors = tuple(i.intercept for i in enh.interceptors)
+    interceptors = tuple(_async_intercept(i.intercept) for i in enh.interceptors)
     filters = tuple((f.catch, catch_types(f), type(f).__qualname__) for f in enh.filters)
 
     async def respond(sock: Socket, result: Any, ack_id: int | None, stream: bool) -> None:
@@ -286,8 +328,8 @@ def _compile_handler(
             await send_ack(sock, ack_id, [payload])
 
     if not guards and not interceptors and sync_args is not None:
-        # The fast path: no guards, interceptors or pipes. Filters cost nothing until an
-        # error: no context is allocated and nothing extra is awaited per message.
+        # The fast path: no guards, interceptors or async pipes. Filters cost nothing until
+        # an error: no context is allocated and nothing extra is awaited per message.
         build = sync_args
 
         if is_async:
@@ -298,7 +340,7 @@ def _compile_handler(
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
                     return
-                if ack_id is not None or result is not None:
+                if ack_id is not None or isinstance(result, WsResponse):
                     await respond(sock, result, ack_id, False)
 
         else:
@@ -312,7 +354,7 @@ def _compile_handler(
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
                     return
-                if ack_id is not None or result is not None:
+                if ack_id is not None or isinstance(result, WsResponse):
                     await respond(sock, result, ack_id, False)
 
         return Handler(run, inline=not is_async and not is_gen)
@@ -330,17 +372,15 @@ def _compile_handler(
 
     n_icp = len(interceptors)
 
-    async def intercepted(ctx: ExecutionContext, sock: Socket, body: Any, ack: Any) -> Any:
-        # Outermost first; each call_next runs the rest of the chain (NestJS's order).
-        async def step(i: int) -> Any:
+    def chain(ctx: ExecutionContext, sock: Socket, body: Any, ack: Any) -> Awaitable[Any]:
+        # Outermost first; each call_next returns the awaitable of the rest of the chain
+        # (NestJS's order). No coroutine of our own per layer.
+        def call(i: int) -> Awaitable[Any]:
             if i == n_icp:
-                return await invoke(sock, body, ack)
-            r = interceptors[i](ctx, lambda: step(i + 1))
-            if inspect.isawaitable(r):
-                r = await r
-            return r
+                return invoke(sock, body, ack)
+            return interceptors[i](ctx, lambda: call(i + 1))  # type: ignore[no-any-return]
 
-        return await step(0)
+        return call(0)
 
     async def run_full(sock: Socket, body: Any, ack_id: int | None) -> None:
         ctx = ExecutionContext(cls, fn_ref, sock, body, event)
@@ -348,12 +388,12 @@ def _compile_handler(
         try:
             for can_activate, is_async_guard in guards:
                 ok = can_activate(ctx)
-                if is_async_guard or inspect.isawaitable(ok):
+                if is_async_guard or (type(ok) is not bool and hasattr(ok, "__await__")):
                     ok = await ok
                 if not ok:
                     raise WsException(FORBIDDEN)
             if n_icp:
-                result = await intercepted(ctx, sock, body, ack)
+                result = await chain(ctx, sock, body, ack)
                 # An interceptor may turn a stream into a value or a value into a stream.
                 stream = hasattr(type(result), "__aiter__")
             else:
@@ -365,10 +405,23 @@ def _compile_handler(
         except Exception as exc:
             await on_error(exc, sock, body, ack_id, ctx)
             return
-        if ack_id is not None or result is not None:
+        if ack_id is not None or isinstance(result, WsResponse):
             await respond(sock, result, ack_id, False)
 
     return Handler(run_full, inline=False)
+
+
+def _async_intercept(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """*fn* itself when it is ``async def``; otherwise wrapped so that it always returns an
+    awaitable (a plain ``def intercept`` may return ``call_next()`` or a value)."""
+    if _maybe_async(fn):
+        return fn
+
+    async def adapted(context: ExecutionContext, call_next: Callable[[], Any]) -> Any:
+        r = fn(context, call_next)
+        return (await r) if hasattr(r, "__await__") else r
+
+    return adapted
 
 
 def _noop_ack(*args: Any) -> None:
