@@ -96,9 +96,6 @@ async def test_start_serves_the_configured_app(
     """No target: ``[tool.nestpy] app`` from pyproject.toml; SIGTERM stops it cleanly."""
     async with _serving(nestpy_argv, project, cli_environ) as (proc, port):
         assert await _round_trip(port) == "Hello Client!"
-        # Let the server finish the client's disconnect first: a SIGTERM racing it can
-        # make app.close() wait forever (a core bug reported separately, not a CLI one).
-        await asyncio.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
 
@@ -137,7 +134,6 @@ async def test_reload_restarts_on_a_code_change(
             with contextlib.suppress(Exception):  # down while it restarts
                 reply = await _round_trip(port)
         assert reply == "Hello again!"
-        await asyncio.sleep(0.5)  # see test_start_serves_the_configured_app
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     # The reloaded child is gone too: nothing listens on the port any more.
