@@ -1,14 +1,17 @@
 """What ``nestpy new`` + ``nestpy generate`` write passes its own tests, untouched.
 
 The project is installed with ``pip install -e .`` into a throwaway virtualenv and its own
-``pytest`` runs in a subprocess, as a user would run it. No network: the throwaway venv sees
-the packages of the interpreter running these tests through a ``.pth`` file (a venv made
-with ``--system-site-packages`` from inside another venv would see the *base* Python's
-packages, not this venv's), and pip runs with ``--no-index --no-build-isolation``.
+``pytest`` runs in a subprocess, as a user would run it. The throwaway venv sees the packages
+of the interpreter running these tests through a ``.pth`` file (a venv made with
+``--system-site-packages`` from inside another venv would see the *base* Python's packages,
+not this venv's). When the generated project's build backend (hatchling, with editables
+for ``-e``) is installed here too, pip runs offline (``--no-index --no-build-isolation``);
+otherwise pip fetches the backend from the package index, as it would for a user.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -67,6 +70,7 @@ def test_new_project_with_every_schematic_passes_its_own_tests(nestpy: Run, tmp_
     assert "providers=[ChatGateway, ChatService]" in chat_module
 
     python = _throwaway_venv(tmp_path)
+    offline = all(importlib.util.find_spec(m) for m in ("hatchling", "editables"))
     install = subprocess.run(
         [
             str(python),
@@ -74,8 +78,7 @@ def test_new_project_with_every_schematic_passes_its_own_tests(nestpy: Run, tmp_
             "pip",
             "install",
             "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
+            *(["--no-index", "--no-build-isolation"] if offline else []),
             "-q",
             "-e",
             ".[test]",
