@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -172,3 +173,21 @@ async def test_filters_example(harness: Harness) -> None:
     assert app.get(ex.ErrorCounter).count == 2
     await asyncio.sleep(0)
     assert c.pending("exception") == 0
+
+
+# ---------------------------------------------------------------------------- pages
+
+PAGES = ("guards", "pipes", "interceptors", "filters")
+INCLUDE = re.compile(r'^--8<-- "([^":]+)(?::([\w-]+))?"$', re.M)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_snippet_the_page_includes_exists(page: str) -> None:
+    text = (EXAMPLES.parent / f"{page}.md").read_text()
+    includes = INCLUDE.findall(text)
+    assert includes, f"docs/{page}.md includes no example"
+    for path, section in includes:
+        source = (EXAMPLES.parents[1] / path).read_text()
+        if section:
+            assert f"# --8<-- [start:{section}]" in source, (path, section)
+            assert f"# --8<-- [end:{section}]" in source, (path, section)

@@ -10,7 +10,13 @@ import pytest
 from conftest import Harness, Refused
 
 from nestpy import Injectable, Module
-from nestpy.common import ExecutionContext, Reflector, SetMetadata, UseGuards
+from nestpy.common import (
+    ExecutionContext,
+    ReflectableDecorator,
+    Reflector,
+    SetMetadata,
+    UseGuards,
+)
 from nestpy.websockets import (
     MessageBody,
     OnGatewayConnection,
@@ -278,4 +284,76 @@ async def test_class_guard_refuses_the_handshake_with_connect_error(harness: Har
     assert TokenGuard.seen == [
         (HandshakeGateway, HandshakeGateway.handle_connection, {"token": t}, Socket)
         for t in ("wrong", "expired", "secret")
+    ]
+
+
+# ---------------------------------------------------------------------------- Reflector API
+
+Public: ReflectableDecorator[bool] = Reflector.create_decorator()
+
+
+@Injectable()
+class ScopeGuard:
+    """Records what Reflector reads; refuses "deny" unless the handler is @Public."""
+
+    seen: list[Any] = []
+
+    def __init__(self, reflector: Reflector) -> None:
+        self.reflector = reflector
+
+    def can_activate(self, context: ExecutionContext) -> bool:
+        if context.switch_to_ws().get_pattern() == "connection":
+            return True
+        targets = [context.get_handler(), context.get_class()]
+        public = self.reflector.get(Public, context.get_handler())
+        ScopeGuard.seen.append((
+            self.reflector.get_all_and_merge("scopes", targets),
+            self.reflector.get_all("scopes", targets),
+            public,
+        ))
+        return bool(public) or context.switch_to_ws().get_data() != "deny"
+
+
+@SetMetadata("scopes", ["read"])
+@UseGuards(ScopeGuard)
+@WebSocketGateway(namespace="ns")
+class ScopedBase:
+    """Class-level guards and metadata are inherited by subclasses (NestJS reads them
+    through the prototype chain)."""
+
+    @SetMetadata("scopes", ["write"])
+    @SubscribeMessage("write")
+    def write(self, data: Any) -> str:
+        return "written"
+
+    @Public(True)
+    @SubscribeMessage("open")
+    def open(self, data: Any) -> str:
+        return "open"
+
+
+@WebSocketGateway(namespace="ns")
+class ScopedGateway(ScopedBase):
+    @SubscribeMessage("read")
+    def read(self, data: Any) -> str:
+        return "read"
+
+
+@Module(providers=[ScopedGateway])
+class ScopedModule: ...
+
+
+async def test_reflector_typed_decorator_merge_and_inherited_metadata(harness: Harness) -> None:
+    ScopeGuard.seen.clear()
+    app = await harness.start(ScopedModule)
+    client = await harness.connect(app)
+    assert await client.call("write", "x") == "written"
+    assert await client.call("read", "x") == "read"
+    assert (await client.call("read", "deny"))["message"] == "Forbidden resource"
+    assert await client.call("open", "deny") == "open"
+    assert ScopeGuard.seen == [
+        (["write", "read"], [["write"], ["read"]], None),
+        (["read"], [None, ["read"]], None),
+        (["read"], [None, ["read"]], None),
+        (["read"], [None, ["read"]], True),
     ]
