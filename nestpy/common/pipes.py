@@ -30,6 +30,16 @@ __all__ = [
 
 ErrorFactory = Callable[[Any], BaseException]
 
+#: What ValidationPipe leaves to the implicit validation (NestJS skips primitives too).
+_SKIPPED: frozenset[Any] = frozenset({Any, object, None, str, int, float, bool, bytes})
+
+
+def _skipped(metatype: Any) -> bool:
+    try:
+        return metatype in _SKIPPED
+    except TypeError:  # an unhashable annotation is never a primitive
+        return False
+
 _INT = re.compile(r"-?\d+")
 _UUID: dict[str | None, re.Pattern[str]] = {
     None: re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I),
@@ -197,7 +207,9 @@ class ValidationPipe:
     Works for pydantic models, dataclasses and any type pydantic understands (``list[int]``,
     ``TypedDict``...). nestpy already validates annotated bodies without any pipe; use
     ``ValidationPipe`` globally or per handler for its options. Where it applies, it
-    replaces that implicit validation (the body is validated once).
+    replaces that implicit validation (the body is validated once). Like NestJS's, it
+    leaves primitives (``str``, ``int``, ``float``, ``bool``, ``bytes``) and ``Any`` to the
+    implicit validation, which runs after every pipe.
 
     Failures raise ``WsException`` with a list of ``{"field", "error"}`` entries, so the
     caller receives ``{"status": "error", "message": [...], "cause": ...}``.
@@ -244,8 +256,18 @@ class ValidationPipe:
         fn = self._cache[metatype] = self._build(metatype)
         return fn
 
+    def validates(self, metatype: Any) -> bool:
+        """Whether this pipe validates a parameter annotated *metatype*.
+
+        Like NestJS's, it leaves primitives (``str``, ``int``, ``float``, ``bool``,
+        ``bytes``) and ``Any`` alone; nestpy validates those from the annotation after every
+        pipe ran (so ``DefaultValuePipe`` can fill a value first).
+        """
+        target = self.expected_type if self.expected_type is not None else metatype
+        return not _skipped(target)
+
     def _build(self, metatype: Any) -> Callable[[Any, str | None], Any] | None:
-        if metatype is Any or metatype is object or metatype is None:
+        if _skipped(metatype):
             return None
         strict = self.strict
         fields: frozenset[str] | None = None

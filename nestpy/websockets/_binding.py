@@ -171,7 +171,9 @@ def _piped_args(
         pipes = (*shared_pipes, *own)
         steps = tuple((p.transform, _maybe_async(p.transform)) for p in pipes)
         any_async = any_async or any(is_async for _, is_async in steps)
-        explicit = any(isinstance(p, ValidationPipe) for p in pipes)
+        explicit = any(
+            isinstance(p, ValidationPipe) and p.validates(spec.annotation) for p in pipes
+        )
         validate = None if explicit else _validating(spec)
         plans.append((spec.kind, _body_getter(spec), steps, (meta, validate)))
 

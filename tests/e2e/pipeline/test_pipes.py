@@ -256,3 +256,38 @@ async def test_validation_pipe_options(harness: Harness) -> None:
         {"field": "qty", "error": "Input should be a valid integer"}
     ]
     assert await client.call("expected", {"x": 1, "y": 2}) == [1.0, 2.0]
+
+
+@WebSocketGateway(namespace="ns")
+class GlobalValidationGateway:
+    @SubscribeMessage("item")
+    def item(self, item: Annotated[Item, MessageBody()]) -> Any:
+        return item
+
+    @SubscribeMessage("page")
+    def page(
+        self, page: Annotated[int, MessageBody("page", DefaultValuePipe(1), ParseIntPipe)]
+    ) -> int:
+        return page
+
+
+@Module(providers=[GlobalValidationGateway])
+class GlobalValidationModule: ...
+
+
+async def test_global_validation_pipe_leaves_primitives_to_the_parameter_pipes(
+    harness: Harness,
+) -> None:
+    app = await harness.start(
+        GlobalValidationModule,
+        lambda a: a.use_global_pipes(ValidationPipe(transform=False, forbid_non_whitelisted=True)),
+    )
+    client = await harness.connect(app)
+    # Models: validated by the global pipe (original dict passed on, extras refused).
+    assert await client.call("item", {"sku": "ABC", "qty": "1"}) == {"sku": "ABC", "qty": "1"}
+    assert (await client.call("item", {"sku": "ABC", "qty": 1, "x": 0}))["message"] == [
+        {"field": "x", "error": "Extra inputs are not permitted"}
+    ]
+    # Primitives: left to DefaultValuePipe / ParseIntPipe and the annotation.
+    assert await client.call("page", {}) == 1
+    assert await client.call("page", {"page": "4"}) == 4
