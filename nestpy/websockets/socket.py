@@ -307,7 +307,18 @@ class Socket:
 
         Raises:
             TimeoutError: when no ack arrives within *timeout* seconds.
+            RuntimeError: called from ``handle_connection``, before the client is connected.
         """
+        if self._pending is not None:
+            # Inside handle_connection the client is not connected yet (CONNECT goes out
+            # when the hook returns, so that it can still refuse): the packet would be
+            # dropped by the client and this would only ever time out.
+            raise RuntimeError(
+                f"emit_with_ack({event!r}) on {self.id} before the connection is "
+                "acknowledged: handle_connection runs before the client is connected. Use "
+                "emit() there (it is delivered after the acknowledgement), or ask for the ack "
+                "from a message handler."
+            )
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         # Not AsyncServer.call(): python-socketio refuses it when async_handlers is False,
         # which nestpy sets (dispatch is its own), so an ack callback is awaited here.

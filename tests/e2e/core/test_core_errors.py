@@ -214,6 +214,9 @@ class DoorGateway(OnGatewayConnection):
             return False
         if mode == "crash":
             raise RuntimeError("bug in the connection handler")
+        if mode == "ask":
+            # Not connected yet: an ack could never come; a clear error, not a long timeout.
+            await client.emit_with_ack("question", 1, timeout=5)
         # Emitted while connecting: delivered right after the CONNECT acknowledgement.
         await client.emit("welcome", {"sid": client.id})
         return None
@@ -235,6 +238,7 @@ class DoorModule: ...
         ("dict", {"message": "nope", "data": {"message": "nope", "code": 4}}),
         ("false", {"message": "Connection rejected by server"}),
         ("crash", {"message": "Internal server error"}),
+        ("ask", {"message": "Internal server error"}),
     ],
 )
 async def test_refused_connection_reaches_the_client_as_connect_error(
