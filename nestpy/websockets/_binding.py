@@ -8,6 +8,7 @@ exception filters on any error (method, then class, then global; first ``@Catch`
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -426,8 +427,12 @@ def _async_intercept(fn: Callable[..., Any]) -> Callable[..., Any]:
     return adapted
 
 
-def _noop_ack(*args: Any) -> None:
-    return None
+def _noop_ack(*args: Any) -> Awaitable[None]:
+    # The client asked for no ack: acknowledging does nothing, but stays awaitable like the
+    # real sender (``await ack(...)`` in a handler must work either way).
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
 
 
 def _ack_for(sock: Socket, ack_id: int | None, uses_ack: bool) -> Any:
