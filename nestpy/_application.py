@@ -393,7 +393,7 @@ class NestFactory:
             include_cause: include ``cause`` in error payloads (NestJS 11 default: True).
             container: a pre-built container (used by ``nestpy.testing``).
         """
-        from nestpy.websockets._explorer import explore_gateway
+        from nestpy.websockets._explorer import check_shared_namespaces, explore_gateway
         from nestpy.websockets._servers import validate_gateways
 
         c = container or Container.build(with_core_module(module))
@@ -404,6 +404,7 @@ class NestFactory:
             gateways.append((instance, definition, node))
         # Options are checked now, not at listen (alone and between gateways sharing a server).
         validate_gateways([(d.cls, d.options) for _i, d, _n in gateways])
+        check_shared_namespaces([d for _i, d, _n in gateways])
         return NestApplication(c, gateways, include_cause=include_cause)
 
     @staticmethod

@@ -27,6 +27,7 @@ import socketio
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
 
+from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets.socket import Socket
 
@@ -74,6 +75,30 @@ class GatewayRuntime:
         self.handlers = handlers
         self.accept = accept
         self.on_disconnect = on_disconnect
+
+
+def _merge(first: GatewayRuntime, second: GatewayRuntime) -> GatewayRuntime:
+    """One runtime for two gateways on one namespace: handlers united, hooks in order
+    (the first refusal wins). Duplicate events are refused at bootstrap (``_explorer``)."""
+    clash = sorted(set(first.handlers) & set(second.handlers))
+    if clash:
+        raise BootstrapError(
+            f"[gateways={first.name}, {second.name}] both handle {clash} on namespace "
+            f"{first.namespace!r}; keep one handler per event and namespace"
+        )
+
+    async def accept(sock: Socket) -> dict[str, Any] | None:
+        refusal = await first.accept(sock)
+        return refusal if refusal is not None else await second.accept(sock)
+
+    async def on_disconnect(sock: Socket, reason: str | None) -> None:
+        await first.on_disconnect(sock, reason)
+        await second.on_disconnect(sock, reason)
+
+    return GatewayRuntime(
+        f"{first.name}+{second.name}", first.namespace, {**first.handlers, **second.handlers},
+        accept, on_disconnect,
+    )
 
 
 class _NestWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -158,12 +183,22 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
     # -- registry ---------------------------------------------------------------------
 
     def add_gateway(self, runtime: GatewayRuntime) -> None:
-        """Serve *runtime*'s namespace (exact name or regex) on this server."""
+        """Serve *runtime*'s namespace (exact name or regex) on this server.
+
+        Several gateways may declare one namespace (as in NestJS): they are merged into one
+        runtime, so every gateway's handlers and hooks serve it.
+        """
         ns = runtime.namespace
         if isinstance(ns, str):
-            self._exact[ns] = runtime
+            first = self._exact.get(ns)
+            self._exact[ns] = runtime if first is None else _merge(first, runtime)
         else:
-            self._patterns.append((ns, runtime))
+            for i, (pattern, first_rt) in enumerate(self._patterns):
+                if pattern == ns:
+                    self._patterns[i] = (pattern, _merge(first_rt, runtime))
+                    break
+            else:
+                self._patterns.append((ns, runtime))
         self._ns_cache.clear()
 
     def gateway_for(self, namespace: str) -> GatewayRuntime | None:

@@ -13,7 +13,9 @@ from nestpy.exceptions import BootstrapError
 from nestpy.websockets.decorators import GatewayOptions, _ServerSlot
 from nestpy.websockets.interfaces import OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit
 
-__all__ = ["GatewayDefinition", "HandlerDefinition", "explore_gateway"]
+__all__ = [
+    "GatewayDefinition", "HandlerDefinition", "check_shared_namespaces", "explore_gateway",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +109,24 @@ def explore_gateway(cls: type) -> GatewayDefinition:
         has_connection=_overrides(cls, OnGatewayConnection, "handle_connection"),
         has_disconnect=_overrides(cls, OnGatewayDisconnect, "handle_disconnect"),
     )
+
+
+def check_shared_namespaces(definitions: list[GatewayDefinition]) -> None:
+    """Gateways may share a namespace (their handlers are merged), not an event in it.
+
+    Raises:
+        BootstrapError: two gateways on one port, path and namespace handle one event.
+    """
+    owners: dict[tuple[Any, ...], dict[str, type]] = {}
+    for d in definitions:
+        o = d.options
+        events = owners.setdefault((o.port, o.path, o.namespace), {})
+        for h in d.handlers:
+            other = events.get(h.event)
+            if other is not None:
+                raise BootstrapError(
+                    f"[gateway={d.cls.__qualname__}] handles {h.event!r} on namespace "
+                    f"{o.namespace!r}, which {other.__qualname__} also handles there; keep "
+                    "one handler per event and namespace"
+                )
+            events[h.event] = d.cls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Annotated, Any
@@ -15,6 +16,8 @@ from nestpy import BootstrapError, Module, NestFactory
 from nestpy.websockets import (
     ConnectedSocket,
     MessageBody,
+    OnGatewayConnection,
+    OnGatewayDisconnect,
     Server,
     Socket,
     SubscribeMessage,
@@ -304,3 +307,80 @@ async def test_custom_engine_io_path(start: Start) -> None:
     with pytest.raises(socketio.exceptions.ConnectionError):
         await nothing_there.connect(app.url_for(None))  # the default /socket.io path
     await nothing_there.close()
+
+
+# ------------------------------------------------------------- one namespace, two gateways
+
+shared_log: list[str] = []
+
+
+@WebSocketGateway(namespace="shared")
+class SharedOne(OnGatewayConnection, OnGatewayDisconnect):
+    server: Server = WebSocketServer()
+
+    def handle_connection(self, client: Socket, *args: Any) -> Any:
+        shared_log.append("one.connect")
+        return client.handshake.auth.get("refuse") != "one" or False
+
+    def handle_disconnect(self, client: Socket) -> None:
+        shared_log.append("one.disconnect")
+
+    @SubscribeMessage("one")
+    def one(self) -> str:
+        return "one"
+
+
+@WebSocketGateway(namespace="shared")
+class SharedTwo(OnGatewayConnection, OnGatewayDisconnect):
+    server: Server = WebSocketServer()
+
+    def handle_connection(self, client: Socket, *args: Any) -> None:
+        shared_log.append("two.connect")
+
+    def handle_disconnect(self, client: Socket) -> None:
+        shared_log.append("two.disconnect")
+
+    @SubscribeMessage("two")
+    def two(self) -> str:
+        return "two"
+
+
+@Module(providers=[SharedOne, SharedTwo])
+class SharedModule: ...
+
+
+async def test_two_gateways_on_one_namespace_both_serve_it(
+    start: Start, connect: Connect
+) -> None:
+    """As in NestJS: every gateway declaring the namespace serves it (handlers and hooks)."""
+    shared_log.clear()
+    app = await start(SharedModule)
+    c = await connect(app, "/shared")
+    assert (await c.call("one"), await c.call("two")) == ("one", "two")
+    assert shared_log == ["one.connect", "two.connect"]
+    await c.close()
+    for _ in range(100):
+        if len(shared_log) == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert shared_log[2:] == ["one.disconnect", "two.disconnect"]
+    # The first refusal wins; the later gateway's hook is not asked.
+    shared_log.clear()
+    assert await connect_error(app.url_for(None), "/shared", auth={"refuse": "one"}) == {
+        "message": "Connection rejected by server"
+    }
+    assert shared_log == ["one.connect"]
+
+
+async def test_two_gateways_handling_one_event_on_one_namespace_is_an_error() -> None:
+    @WebSocketGateway(namespace="shared")
+    class Clash:
+        @SubscribeMessage("one")
+        def one(self) -> str:
+            return "clash"
+
+    @Module(providers=[SharedOne, Clash])
+    class ClashModule: ...
+
+    with pytest.raises(BootstrapError, match=r"handles 'one' on namespace '/shared', which "):
+        await NestFactory.create(ClashModule)
