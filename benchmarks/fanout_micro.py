@@ -10,6 +10,7 @@ before and after over a control route), medians, and the fast/upstream ratios.
 
     python benchmarks/fanout_micro.py                    # 500 clients x 200 messages x 3
     python benchmarks/fanout_micro.py --clients 200 --messages 100 --reps 5 --uvloop
+    python benchmarks/fanout_micro.py --burst 10    # 10 broadcasts per event-loop turn
 
 Bounded: every run has a hard time limit and all traffic stays on 127.0.0.1.
 """
@@ -70,11 +71,15 @@ def serve_main(manager_name: str, use_uvloop: bool, use_orjson: bool) -> None:
 
     async def broadcast(request: web.Request) -> web.Response:
         k = int(request.query["k"])
+        burst = int(request.query["burst"])
         data = "x" * int(request.query["size"])
         t0 = time.perf_counter()
-        for _ in range(k):
+        for i in range(k):
             await sio.emit("tick", data)
-            await asyncio.sleep(0)  # as if each broadcast came from its own incoming event
+            if (i + 1) % burst == 0:
+                # a burst of broadcasts, as one handler emitting several ticks; then the
+                # next burst comes from the next incoming event
+                await asyncio.sleep(0)
         return web.json_response({"emit_s": time.perf_counter() - t0})
 
     async def main() -> None:
@@ -228,7 +233,9 @@ async def one_run(manager: str, args: argparse.Namespace) -> dict[str, float]:
         c0 = await http_get(port, "/bench/cpu")
         t0 = time.perf_counter()
         emit = asyncio.ensure_future(
-            http_get(port, f"/bench/broadcast?k={args.messages}&size={args.size}")
+            http_get(
+                port, f"/bench/broadcast?k={args.messages}&size={args.size}&burst={args.burst}"
+            )
         )
         await asyncio.wait_for(asyncio.gather(*waits), RUN_TIMEOUT_S)
         wall = time.perf_counter() - t0
@@ -282,6 +289,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200, help="broadcasts per run")
     parser.add_argument("--size", type=int, default=32, help="payload string length")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per manager")
+    parser.add_argument(
+        "--burst", type=int, default=1, help="broadcasts per event-loop turn (default 1)"
+    )
     parser.add_argument("--uvloop", action="store_true", help="run the server on uvloop")
     parser.add_argument("--orjson", action="store_true", help="server json= orjson")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
@@ -292,7 +302,8 @@ def main() -> None:
     med = out["median"]
     up, fast = med["upstream"], med["fast"]
     print(
-        f"\nmedians ({args.clients} receivers x {args.messages} broadcasts, {args.reps} reps, "
+        f"\nmedians ({args.clients} receivers x {args.messages} broadcasts in bursts of "
+        f"{args.burst}, {args.reps} reps, "
         f"{'uvloop' if args.uvloop else 'asyncio'}{' + orjson' if args.orjson else ''})"
     )
     header = f"{'manager':<10}{'deliveries/s':>14}{'server CPU µs/delivery':>25}"

@@ -86,7 +86,18 @@ def _frame_eio(pkt: Any) -> bytes:
 class _Channel:
     """What a direct write to one Engine.IO socket needs, resolved once at connection time."""
 
-    __slots__ = ("getters", "items", "protocol", "socket", "transport", "writer", "ws")
+    __slots__ = (
+        "getters",
+        "items",
+        "pending",
+        "pending_size",
+        "protocol",
+        "socket",
+        "transport",
+        "turn",
+        "writer",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -105,6 +116,11 @@ class _Channel:
         self.writer = writer
         self.transport = transport
         self.protocol = protocol
+        # Coalescing (see FastAsyncManager._flush): the manager's turn number when this socket
+        # was last written directly, and frames held back since then (with their size).
+        self.turn = -1
+        self.pending: list[bytes] | None = None
+        self.pending_size = 0
 
     @classmethod
     def create(cls, socket: Any, ws: web.WebSocketResponse) -> _Channel | None:
@@ -228,6 +244,10 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         if write_buffer_limit is not None:
             self.write_buffer_limit = write_buffer_limit
         self._channels: dict[str, _Channel] | None = None
+        # A "turn" lasts from one _flush to the next; see _flush.
+        self._turn = 0
+        self._corked: list[_Channel] = []
+        self._flush_handle: asyncio.Handle | None = None
 
     def set_server(self, server: Any) -> None:
         """Attach to *server* and hook its websocket driver (a no-op outside aiohttp)."""
@@ -295,10 +315,11 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         channels = self._channels or {}
         ping_timeout = eio.ping_timeout
         limit = self.write_buffer_limit
+        turn = self._turn
         now = time.time()
         log = eio.logger.isEnabledFor(logging.INFO)
         deferred: list[str] = []
-        direct = queued = 0
+        direct = queued = polled = 0
 
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
@@ -321,16 +342,36 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
                     and not ch.writer._closing
                     and not ch.protocol._paused
                     and not transport.is_closing()
-                    and transport.get_write_buffer_size() <= limit
+                    and transport.get_write_buffer_size() + ch.pending_size <= limit
                 ):
-                    try:
-                        transport.write(frame)
-                    except Exception:  # the transport died under us: let the queue decide
-                        pass
+                    if ch.turn != turn:
+                        # First frame for this socket this turn: straight to the wire.
+                        try:
+                            transport.write(frame)
+                        except Exception:  # the transport died under us: let the queue decide
+                            pass
+                        else:
+                            # aiohttp's writer drains once it has output this many bytes since
+                            # its last check: count ours so its flow control sees every byte.
+                            ch.writer._output_size += frame_len
+                            ch.turn = turn
+                            if self._flush_handle is None:
+                                self._flush_handle = asyncio.get_running_loop().call_soon(
+                                    self._flush
+                                )
+                            direct += 1
+                            if log:
+                                _log_sent(eio, eio_sid, eio_pkts)
+                            continue
                     else:
-                        # aiohttp's writer drains once it has output this many bytes since
-                        # its last check: count ours so its flow control sees every byte.
-                        ch.writer._output_size += frame_len
+                        # Written already this turn (a burst of emits): hold the frame back
+                        # and write all of them with one syscall when the turn ends.
+                        if ch.pending is None:
+                            ch.pending = [frame]
+                            self._corked.append(ch)
+                        else:
+                            ch.pending.append(frame)
+                        ch.pending_size += frame_len
                         direct += 1
                         if log:
                             _log_sent(eio, eio_sid, eio_pkts)
@@ -354,6 +395,8 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
             for p in pkts:
                 queue.put_nowait(p)  # engineio queues are unbounded: same as ``await put``
             queued += 1
+            if not sock.upgraded:
+                polled += 1
             if log:
                 _log_sent(eio, eio_sid, pkts)
 
@@ -361,12 +404,35 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         self.queued_deliveries += queued + len(deferred)
         if deferred:
             await asyncio.gather(*(_send_upstream(server, e, eio_pkts) for e in deferred))
-        elif queued:
+        elif polled:
             # Upstream's emit suspends until its send tasks ran; yielding once likewise lets a
             # parked long-poll answer before the next emit, so a burst of emits reaches a
             # polling client in several payloads (python-engineio's client rejects a payload
-            # of more than 16 packets).
+            # of more than 16 packets). Websocket-only emits do not yield: a burst of them in
+            # one turn is coalesced into one write per socket (see _flush).
             await asyncio.sleep(0)
+
+    def _flush(self) -> None:
+        """End the turn: write each socket's held-back frames with one ``transport.write``.
+
+        Scheduled with ``call_soon`` by the turn's first direct write, so it runs before any
+        callback scheduled later — in particular before a writer task woken by a packet queued
+        after that write: held-back frames still reach the wire ahead of such packets.
+        """
+        self._flush_handle = None
+        self._turn += 1
+        corked, self._corked = self._corked, []
+        for ch in corked:
+            frames, ch.pending, ch.pending_size = ch.pending, None, 0
+            transport = ch.transport
+            if not frames or transport.is_closing() or ch.writer._closing:
+                continue  # the connection is going away: upstream's writer would fail too
+            data = frames[0] if len(frames) == 1 else b"".join(frames)
+            try:
+                transport.write(data)
+            except Exception:  # lost between the emit and now; the read side will notice
+                continue
+            ch.writer._output_size += len(data)
 
 
 async def _send_upstream(server: Any, eio_sid: str, pkts: Iterable[Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -269,14 +270,14 @@ async def test_per_socket_order_with_queued_sends_interleaved(many_packets_per_p
 async def test_broadcast_never_overtakes_a_queued_or_in_flight_packet() -> None:
     """A packet queued just before a broadcast arrives first, however far its writer got.
 
-    ``eio.send`` queues without suspending; 0-3 loop turns later the writer task has the
+    ``eio.send`` queues without suspending; 0-6 loop turns later the writer task has the
     packet still queued, taken from the queue but not yet written, or written.
     """
     async with serve() as server:
         clients = await server.connect(4)
         eio_sids = [server.manager.eio_sid_from_sid(c.sid, "/") for c in clients]
         n = 0
-        for turns in [0, 1, 2, 3] * 25:
+        for turns in [0, 1, 2, 3, 4, 5, 6] * 15:
             for eio_sid in eio_sids:
                 await server.sio.eio.send(eio_sid, f'2["seq",{n}]')  # a Socket.IO EVENT
             for _ in range(turns):
@@ -287,6 +288,51 @@ async def test_broadcast_never_overtakes_a_queued_or_in_flight_packet() -> None:
         for c in clients:
             assert c.data("seq") == list(range(n))
         assert server.manager.direct_deliveries > 0
+
+
+async def test_bursts_within_one_loop_turn_keep_order_with_queued_packets() -> None:
+    """Emits in one event-loop turn are coalesced per socket, still in program order.
+
+    Each turn mixes (seeded) broadcasts, room emits, packets queued through ``eio.send`` and
+    emits with a callback; every message carries the next number, so each client must see
+    its own messages in increasing order, none missing.
+    """
+    rng = random.Random(5)
+    async with serve() as server:
+        # websocket clients only: an emit that queues for a polling client yields the turn
+        everyone = await server.connect(5)
+        for c in everyone[::2]:
+            await c.sio.call("join", "even")
+        eio_of = {c: server.manager.eio_sid_from_sid(c.sid, "/") for c in everyone}
+        expected: dict[Client, list[int]] = {c: [] for c in everyone}
+        n = coalesced = 0
+        for _ in range(60):
+            for _ in range(rng.randint(1, 8)):
+                op = rng.random()
+                if op < 0.5:
+                    await server.sio.emit("seq", n)
+                    targets = everyone
+                elif op < 0.65:
+                    await server.sio.emit("seq", n, to="even")
+                    targets = everyone[::2]
+                elif op < 0.85:
+                    c = rng.choice(everyone)
+                    await server.sio.eio.send(eio_of[c], f'2["seq",{n}]')
+                    targets = [c]
+                else:
+                    c = rng.choice(everyone)
+                    await server.sio.emit("seq", n, to=c.sid, callback=lambda *a: None)
+                    targets = [c]
+                for c in targets:
+                    expected[c].append(n)
+                n += 1
+            coalesced += bool(server.manager._corked)  # frames held back for one write
+            for _ in range(rng.randint(0, 2)):
+                await asyncio.sleep(0)
+        await flush(server, everyone)
+        for c in everyone:
+            assert c.data("seq") == expected[c]
+        assert coalesced > 10
 
 
 async def test_client_leaving_mid_broadcast_does_not_break_the_others() -> None:
