@@ -197,11 +197,8 @@ async def test_messages_without_ack_get_no_ack_packet(client: Any) -> None:
     assert client.pending("sync_echo") == 0 and client.pending("whole") == 0
 
 
-@pytest.mark.xfail(
-    reason="nestpy/websockets/_binding.py: the Ack() callable given when the client asked for "
-    "no ack (_noop_ack) returns None, so `await ack(...)` raises TypeError (reported)",
-    strict=True,
-)
 async def test_manual_ack_is_awaitable_when_the_client_asked_for_none(client: Any) -> None:
+    """``await ack(...)`` works whether or not the client asked for an acknowledgement."""
     await client.emit("manual", "no ack requested")
     assert await client.nothing("exception")
+    assert await client.ack_args("manual", 3) == ("manual", 3)
