@@ -257,11 +257,13 @@ class Container:
         Example: ``container.find("gateway")`` lists every gateway with its module.
         """
         self.instantiate()
+        # Class metadata counts when a base class carries it too (NestJS treats a subclass
+        # of a gateway as a gateway).
         return [
             (obj, node)
             for node in self.modules
             for obj in self._module_providers(node)
-            if _metadata.has_meta(type(obj), meta_key)
+            if any(_metadata.has_meta(k, meta_key) for k in type(obj).__mro__)
         ]
 
     @overload
