@@ -488,3 +488,30 @@ async def test_redis_broadcast_from_one_server_reaches_clients_on_another() -> N
         assert b.manager.direct_deliveries + b.manager.queued_deliveries == 3 * 3 - 1
         assert a.manager.direct_deliveries > 0
         assert b.manager.direct_deliveries > 0
+
+
+@pytest.mark.amqp
+async def test_amqp_broadcast_from_one_server_reaches_clients_on_another() -> None:
+    exchange = f"nestpy-fanout-test-{uuid.uuid4().hex}"
+    url = "amqp://guest:guest@127.0.0.1:5672//"
+    async with (
+        serve(FastAsyncAioPikaManager(url, channel=exchange)) as a,
+        serve(FastAsyncAioPikaManager(url, channel=exchange)) as b,
+    ):
+        on_a = await a.connect(1)
+        on_b = await b.connect(2)
+
+        async def b_is_listening() -> bool:
+            # B's queue is bound once its listener runs; until then a publish is lost
+            await a.sio.emit("ready")
+            await asyncio.sleep(0.05)
+            return bool(on_b[0].data("ready"))
+
+        await _until(b_is_listening, timeout=10)
+        await a.sio.emit("cross", (b"\x00bin", {"k": "v"}), skip_sid=on_b[1].sid)
+        await a.sio.emit("end")
+        await asyncio.gather(*(c.wait_for("end") for c in on_a + on_b))
+        assert on_a[0].data("cross") == [(b"\x00bin", {"k": "v"})]
+        assert on_b[0].data("cross") == [(b"\x00bin", {"k": "v"})]
+        assert on_b[1].data("cross") == []
+        assert b.manager.direct_deliveries > 0  # B's listener → _handle_emit → fast path
