@@ -4,7 +4,9 @@ python-socketio's ``AsyncManager.emit`` encodes a broadcast once, then creates o
 recipient that puts the Engine.IO packet on the socket's queue; each socket's writer task
 re-encodes it and frames it through aiohttp. Here the packet is encoded and framed (RFC 6455,
 unmasked, uncompressed) once per emit, and each recipient whose websocket writer is idle gets
-the frame bytes with one ``transport.write`` — no task, no queue, no re-encode.
+the frame bytes with one ``transport.write`` — no task, no queue, no re-encode. Further
+broadcasts to the same socket within the same event-loop turn (a handler emitting a burst) are
+held back and written together, one ``transport.write`` per socket, when the turn ends.
 
 A recipient takes the normal queued path (ordering preserved) whenever a direct write could be
 observed by the client differently from the queued one:
