@@ -68,7 +68,7 @@ class FakeGreeter:
 async def test_docs_example_channels_gateway_replies() -> None:
     """The example of docs/testing.md, verbatim."""
     module = await Test.create_testing_module(providers=[ChannelsGateway]).compile()
-    async with module.create_nest_application() as app:  # noqa: SIM117 (as in the docs)
+    async with module.create_nest_application() as app:
         async with app.test_client("/channels") as client:
             await client.emit("ClientToServer", "hi")
             assert await client.receive("ServerToClient", timeout=2) == "Hello Client!"
