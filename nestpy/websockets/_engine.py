@@ -17,6 +17,8 @@ why:
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -24,11 +26,16 @@ from typing import Any
 
 import engineio
 import socketio
+from aiohttp import web
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
+from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
+from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets.socket import Socket
 
 __all__ = ["GatewayRuntime", "NestAsyncServer"]
@@ -45,6 +52,44 @@ else:
     _spawn = asyncio.ensure_future
 
 _tasks: set[asyncio.Future[Any]] = set()
+
+
+def _has_binary(data: Any) -> bool:
+    """Whether *data* holds bytes anywhere (python-socketio's ``data_is_binary``, same answer)."""
+    # Exact types first (JSON-shaped data almost always is): plain loops, no generator.
+    t = type(data)
+    if t is list:
+        for item in data:  # noqa: SIM110 - any() over a generator costs twice as much
+            if _has_binary(item):
+                return True
+        return False
+    if t is dict:
+        for item in data.values():  # noqa: SIM110
+            if _has_binary(item):
+                return True
+        return False
+    if t is str or t is int or t is float or t is bool or data is None:
+        return False
+    if isinstance(data, list):
+        return any(map(_has_binary, data))
+    if isinstance(data, dict):
+        return any(map(_has_binary, data.values()))
+    return isinstance(data, bytes | bytearray)
+
+
+class _NestPacket(sio_packet.Packet):  # type: ignore[misc]
+    """python-socketio's default packet class with a cheaper binary check.
+
+    Upstream's ``data_is_binary`` builds a list and a ``functools.reduce`` over every
+    container it visits, on every packet built (each ack and emit): about a tenth of the CPU of
+    an ack round trip. ``_has_binary`` gives the same answer and stops at the first bytes.
+    Encoding, decoding and the ``json`` hook are inherited unchanged.
+    """
+
+    @classmethod
+    def data_is_binary(cls, data: Any) -> bool:
+        """Check if the data contains binary components."""
+        return _has_binary(data)
 
 
 class Handler:
@@ -118,8 +163,220 @@ class _NestWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         return self._sock
 
 
+class _ReadDeadline:
+    """The websocket read timeout of one session, with one timer per session.
+
+    Upstream bounds every single wait for a message by ``ping_interval + ping_timeout``
+    (a task and a ``wait_for`` per message; ``asyncio.timeout`` would still be a timer per
+    message). Here the read loop only stamps ``waiting_since`` when it starts waiting and
+    clears it when a message arrived; one timer re-arms itself to the current wait's deadline
+    and, once a wait has lasted the whole period, cancels the reading task (as ``wait_for``
+    cancels its inner wait). ``absorb`` then undoes that cancellation, so the task carries
+    no stray cancel request into the session's cleanup.
+    """
+
+    __slots__ = ("fired", "handle", "loop", "period", "task", "waiting_since")
+
+    def __init__(self, period: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.period = period
+        self.waiting_since: float | None = None
+        self.fired = False
+        self.handle: asyncio.TimerHandle | None = self.loop.call_at(
+            self.loop.time() + period, self._check
+        )
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        since = self.waiting_since
+        if since is not None and now + _CLOCK_SLACK >= since + self.period:
+            self.handle = None
+            self.fired = True
+            if self.task is not None:
+                self.task.cancel()
+            return
+        # Not waiting (a message is being handled) or not for long enough: check again when
+        # the current wait would time out at the earliest.
+        when = (since if since is not None else now) + self.period
+        self.handle = self.loop.call_at(when, self._check)
+
+    def absorb(self) -> None:
+        """After a CancelledError in the read: withdraw this deadline's own cancel request."""
+        if self.fired and self.task is not None:
+            self.fired = False
+            uncancel = getattr(self.task, "uncancel", None)  # 3.11+; 3.10 keeps no count
+            if uncancel is not None:
+                uncancel()
+
+    def stop(self) -> None:
+        """Disarm the timer (the read loop is over)."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
+# uvloop's clock has a 1 ms resolution: a timer can fire a hair before its deadline.
+_CLOCK_SLACK = 0.002
+
+
+class _NestAsyncSocket(AsyncSocket):  # type: ignore[misc]
+    """python-engineio's ``AsyncSocket`` with a leaner websocket read loop.
+
+    Upstream's loop wraps every received message in a new task plus ``asyncio.wait_for``
+    (to time the read out) and routes it through ``_trigger_event``, which re-inspects the
+    handler each time. Here aiohttp's ``receive()`` is awaited in place and
+    a MESSAGE goes to the server's cached message handler (``NestEngineIOServer``); the read
+    timeout is one timer per session (``_ReadDeadline``), not one per message. The
+    upgrade handshake, the writer task, the read timeout (``ping_interval + ping_timeout``),
+    the size limit, the end-of-stream and close handling, and the errors each step swallows or
+    lets through are upstream's (python-engineio 4.x ``AsyncSocket._websocket_handler``).
+    Sessions of a ``NestEngineIOServer`` get this class when they connect.
+    """
+
+    # Set by python-engineio's BaseSocket.__init__ (untyped upstream).
+    server: Any
+    sid: str
+    queue: asyncio.Queue[Any]
+    connected: bool
+    upgrading: bool
+    upgraded: bool
+
+    async def receive(self, pkt: Any) -> None:
+        """Receive packet *pkt* from the client (upstream's, with MESSAGE dispatched lean)."""
+        if pkt.packet_type != eio_packet.MESSAGE:
+            await super().receive(pkt)
+            return
+        server = self.server
+        logger = server.logger
+        if logger.isEnabledFor(logging.INFO):  # upstream logs every packet at INFO
+            logger.info(
+                "%s: Received packet %s data %s",
+                self.sid,
+                eio_packet.packet_names[pkt.packet_type],
+                pkt.data if not isinstance(pkt.data, bytes) else "<binary>",
+            )
+        await server._trigger_event(
+            "message", self.sid, pkt.data, run_async=server.async_handlers
+        )
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """Engine.IO handler for the websocket transport (see the class docstring)."""
+        sock = getattr(ws, "_sock", None)
+        if type(ws).wait is not eio_aiohttp.WebSocket.wait or not isinstance(
+            sock, web.WebSocketResponse
+        ):
+            # A driver with its own wait(): upstream's loop, which calls it.
+            await super()._websocket_handler(ws)
+            return
+        server = self.server
+        max_size = server.max_http_buffer_size
+
+        async def websocket_wait() -> Any:
+            data = await ws.wait()
+            if data and len(data) > max_size:
+                raise ValueError("packet is too large")
+            return data
+
+        if self.connected:
+            # the socket was already connected, so this is an upgrade
+            self.upgrading = True  # hold packet sends during the upgrade
+            try:
+                pkt = await websocket_wait()
+            except OSError:  # pragma: no cover
+                return
+            decoded_pkt = eio_packet.Packet(encoded_packet=pkt)
+            if decoded_pkt.packet_type != eio_packet.PING or decoded_pkt.data != "probe":
+                server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
+                self.upgrading = False
+                return
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            await self.queue.put(eio_packet.Packet(eio_packet.NOOP))  # end poll
+            try:
+                pkt = await websocket_wait()
+            except OSError:  # pragma: no cover
+                self.upgrading = False
+                return
+            decoded_pkt = eio_packet.Packet(encoded_packet=pkt)
+            if decoded_pkt.packet_type != eio_packet.UPGRADE:
+                self.upgraded = False
+                server.logger.info(
+                    "%s: Failed websocket upgrade, expected UPGRADE packet, "
+                    "received %s instead.",
+                    self.sid,
+                    pkt,
+                )
+                self.upgrading = False
+                return
+            self.upgraded = True
+            self.upgrading = False
+        else:
+            self.connected = True
+            self.upgraded = True
+
+        async def writer() -> None:
+            while True:
+                packets = None
+                try:
+                    packets = await self.poll()
+                except eio_exceptions.QueueEmpty:
+                    break
+                if not packets:
+                    # empty packet list returned -> connection closed
+                    break
+                try:
+                    for pkt in packets:
+                        await ws.send(pkt.encode())
+                except BaseException:  # upstream's bare except: the writer ends
+                    break
+            await ws.close()
+
+        writer_task = asyncio.ensure_future(writer())
+        server.logger.info("%s: Upgrade to websocket successful", self.sid)
+
+        receive = sock.receive
+        deadline = _ReadDeadline(server.ping_interval + server.ping_timeout)
+        loop_time = deadline.loop.time
+        try:
+            while True:
+                try:
+                    deadline.waiting_since = loop_time()
+                    msg = await receive()
+                except asyncio.CancelledError:  # upstream ends the session (no re-raise)
+                    deadline.absorb()
+                    break
+                except BaseException:  # upstream's bare except: errors
+                    break
+                finally:
+                    deadline.waiting_since = None
+                p = msg.data
+                if not isinstance(p, bytes | str):
+                    # close, closing, closed or error: upstream's wait() raises OSError here
+                    break
+                if p and len(p) > max_size:
+                    break  # "packet is too large"
+                pkt = eio_packet.Packet(encoded_packet=p)
+                try:
+                    await self.receive(pkt)
+                except eio_exceptions.UnknownPacketError:  # pragma: no cover
+                    pass
+                except eio_exceptions.SocketIsClosedError:  # pragma: no cover
+                    server.logger.info("Receive error -- socket is closed")
+                    break
+                except BaseException:  # pragma: no cover (upstream: bare except)
+                    # if we get an unexpected exception we log the error and exit
+                    # the connection properly
+                    server.logger.exception("Unknown receive error")
+        finally:
+            # Also when a packet fails to decode, which upstream lets propagate from here.
+            deadline.stop()
+        await self.queue.put(None)  # unlock the writer task so it can exit
+        await asyncio.wait_for(writer_task, timeout=None)
+        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
 class NestEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
-    """Engine.IO server using ``_NestWebSocket``."""
+    """Engine.IO server using ``_NestWebSocket`` and ``_NestAsyncSocket`` sessions."""
 
     def __init__(self, *args: Any, per_message_deflate: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,6 +384,33 @@ class NestEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
         # engineio picks its websocket class from this per-driver table.
         self.__dict__["_async"] = {**self.__dict__["_async"], "websocket": _NestWebSocket}
         self._nest_tasks: set[asyncio.Task[Any]] = set()
+        # The 'message' handler last seen, and whether it is a coroutine function: inspected
+        # once per handler instead of once per message (see _trigger_event).
+        self._nest_message: tuple[Any, bool] = (None, False)
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message" and not kwargs.get("run_async"):
+            handler = self.handlers.get("message")
+            cached, is_coro = self._nest_message
+            if handler is not cached:
+                is_coro = inspect.iscoroutinefunction(handler)
+                self._nest_message = (handler, is_coro)
+            if is_coro:
+                # upstream's run_async_handler for this event, without the closure
+                try:
+                    return await handler(*args)
+                except asyncio.CancelledError:
+                    return None
+                except BaseException:  # upstream's bare except: log, carry on
+                    self.logger.exception("message async handler error")
+                    return None
+        elif event == "connect" and args:
+            # Every session of this server gets the lean read loop; upstream creates the
+            # AsyncSocket itself (no factory seam) and registers it before this event.
+            socket = self.sockets.get(args[0])
+            if type(socket) is AsyncSocket:
+                socket.__class__ = _NestAsyncSocket
+        return await super()._trigger_event(event, *args, **kwargs)
 
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         # Tracked so shutdown() can cancel them: each session's ping task otherwise
@@ -151,6 +435,8 @@ class NestEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
 class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
     """``socketio.AsyncServer`` that dispatches straight to compiled gateway handlers."""
 
+    packet_class: type[Any]  # set by python-socketio's BaseServer.__init__
+
     def __init__(
         self,
         *,
@@ -163,6 +449,9 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         # Dispatch is ours (see module docstring); python-socketio's task-per-event is off.
         kwargs["async_handlers"] = False
         super().__init__(**kwargs)
+        if self.packet_class is sio_packet.Packet:
+            # The default serializer only (msgpack or a custom class are left alone).
+            self.packet_class = _NestPacket
         self.nest_sockets: dict[str, Socket] = {}
         self._exact: dict[str, GatewayRuntime] = {}
         self._patterns: list[tuple[re.Pattern[str], GatewayRuntime]] = []
@@ -170,6 +459,12 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self._connect_timeout = connect_timeout
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
         self.on("disconnect", self._nest_disconnect, namespace="*")
+        # Acks and Socket.emit go through the manager's unicast fast path when it has one
+        # (FastAsyncManager and its pub/sub subclasses): resolved once, not per message.
+        unicast = getattr(self.manager, "unicast", None)
+        self._nest_unicast: Callable[[str, Any], Awaitable[None] | None] | None = (
+            unicast if isinstance(self.manager, FastAsyncManager) else None
+        )
 
     def _engineio_server_class(self) -> type:
         deflate = self._nest_deflate
@@ -368,7 +663,40 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def send_ack(self, sock: Socket, ack_id: int, args: list[Any]) -> None:
         """Acknowledge message *ack_id* of *sock* with *args*."""
-        await self._send_packet(
-            sock._eio_sid,
-            self.packet_class(sio_packet.ACK, namespace=sock.namespace, id=ack_id, data=args),
+        pkt = self.packet_class(sio_packet.ACK, namespace=sock.namespace, id=ack_id, data=args)
+        unicast = self._nest_unicast
+        if unicast is None:
+            await self._send_packet(sock._eio_sid, pkt)
+            return
+        pending = unicast(sock._eio_sid, pkt)
+        if pending is not None:
+            await pending
+
+    async def send_to(self, eio_sid: str, pkt: Any) -> None:
+        """Send Socket.IO packet *pkt* to Engine.IO session *eio_sid* (one client).
+
+        Through the client manager's unicast fast path when it has one (``FastAsyncManager``:
+        encoded and framed once, written directly when the socket's writer is idle, ordered
+        with broadcasts); python-socketio's ``_send_packet`` otherwise.
+        """
+        unicast = self._nest_unicast
+        if unicast is None:
+            await self._send_packet(eio_sid, pkt)
+            return
+        pending = unicast(eio_sid, pkt)
+        if pending is not None:
+            await pending
+
+    def send_now(self, eio_sid: str, pkt: Any) -> asyncio.Future[None]:
+        """``send_to`` started synchronously: *pkt* is written or queued before this returns
+        whenever the session is alive (so it keeps its place in the socket's order); the
+        future completes when the send is done."""
+        unicast = self._nest_unicast
+        pending = (
+            self._send_packet(eio_sid, pkt) if unicast is None else unicast(eio_sid, pkt)
         )
+        if pending is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return asyncio.ensure_future(pending)

@@ -34,7 +34,7 @@ import logging
 import struct
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Final
 
 import socketio
@@ -80,9 +80,22 @@ def _frame(payload: bytes, opcode: int) -> bytes:
 def _frame_eio(pkt: Any) -> bytes:
     """Frame one Engine.IO packet exactly as the aiohttp driver's ``send`` would."""
     encoded = pkt.encode()
-    if isinstance(encoded, bytes):
-        return _frame(encoded, _OP_BINARY)
+    if isinstance(encoded, bytes | bytearray):
+        return _frame(bytes(encoded), _OP_BINARY)
     return _frame(encoded.encode("utf-8"), _OP_TEXT)
+
+
+def _frame_part(part: str | bytes | bytearray) -> bytes:
+    """Frame one part of an encoded Socket.IO packet as an Engine.IO MESSAGE (same bytes as
+    ``_frame_eio(Packet(MESSAGE, part))``: text gets the ``4`` type prefix, binary goes as is)."""
+    if isinstance(part, str):
+        return _frame(("4" + part).encode("utf-8"), _OP_TEXT)
+    return _frame(bytes(part), _OP_BINARY)
+
+
+def _eio_packets(parts: list[Any]) -> list[Any]:
+    """Engine.IO MESSAGE packets, one per part of an encoded Socket.IO packet."""
+    return [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
 
 
 class _Channel:
@@ -316,10 +329,9 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         sockets = eio.sockets
         channels = self._channels or {}
         ping_timeout = eio.ping_timeout
-        limit = self.write_buffer_limit
-        turn = self._turn
         now = time.time()
         log = eio.logger.isEnabledFor(logging.INFO)
+        send_direct = self._send_direct
         deferred: list[str] = []
         direct = queued = polled = 0
 
@@ -327,57 +339,11 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
             if sid in skip:
                 continue
             ch = channels.get(eio_sid)
-            if ch is not None and not ch.items:
-                getters = ch.getters
-                sock = ch.socket
-                last_ping = sock.last_ping
-                transport = ch.transport
-                if (
-                    # the writer is parked in queue.get(): it holds no packet of its own
-                    len(getters) == 1
-                    and not getters[0].done()
-                    and sock.upgraded
-                    and not sock.upgrading
-                    and not sock.closing
-                    and not sock.closed
-                    and not (last_ping and now - last_ping > ping_timeout)
-                    and not ch.writer._closing
-                    and not ch.protocol._paused
-                    and not transport.is_closing()
-                    and transport.get_write_buffer_size() + ch.pending_size <= limit
-                ):
-                    if ch.turn != turn:
-                        # First frame for this socket this turn: straight to the wire.
-                        try:
-                            transport.write(frame)
-                        except Exception:  # the transport died under us: let the queue decide
-                            pass
-                        else:
-                            # aiohttp's writer drains once it has output this many bytes since
-                            # its last check: count ours so its flow control sees every byte.
-                            ch.writer._output_size += frame_len
-                            ch.turn = turn
-                            if self._flush_handle is None:
-                                self._flush_handle = asyncio.get_running_loop().call_soon(
-                                    self._flush
-                                )
-                            direct += 1
-                            if log:
-                                _log_sent(eio, eio_sid, eio_pkts)
-                            continue
-                    else:
-                        # Written already this turn (a burst of emits): hold the frame back
-                        # and write all of them with one syscall when the turn ends.
-                        if ch.pending is None:
-                            ch.pending = [frame]
-                            self._corked.append(ch)
-                        else:
-                            ch.pending.append(frame)
-                        ch.pending_size += frame_len
-                        direct += 1
-                        if log:
-                            _log_sent(eio, eio_sid, eio_pkts)
-                        continue
+            if ch is not None and send_direct(ch, frame, frame_len, now):
+                direct += 1
+                if log:
+                    _log_sent(eio, eio_sid, eio_pkts)
+                continue
             sock = sockets.get(eio_sid)
             if (
                 sock is None
@@ -413,6 +379,109 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
             # of more than 16 packets). Websocket-only emits do not yield: a burst of them in
             # one turn is coalesced into one write per socket (see _flush).
             await asyncio.sleep(0)
+
+    def unicast(self, eio_sid: str, pkt: Any) -> Coroutine[Any, Any, None] | None:
+        """Send Socket.IO packet *pkt* to the one Engine.IO session *eio_sid*, in order.
+
+        The unicast counterpart of ``emit`` (acks, ``Socket.emit``): encoded and framed once and
+        written straight to the transport when the session's websocket writer is idle, under
+        exactly the checks and per-turn coalescing of a broadcast (``_send_direct``); otherwise
+        put on the session's send queue before returning, as ``AsyncSocket.send`` does. Either
+        way the packet is ordered after everything sent to that session before the call.
+
+        Returns:
+            None when the packet was written, held back for this turn's flush, or queued; a
+            coroutine to await when the session is missing, closing or past its ping timeout
+            (upstream's ``send`` then decides: it logs, or closes the session).
+        """
+        encoded = pkt.encode()
+        parts: list[Any] = encoded if isinstance(encoded, list) else [encoded]
+        channels = self._channels
+        eio = self.server.eio
+        now = time.time()
+        ch = channels.get(eio_sid) if channels else None
+        if ch is not None:
+            # Framed straight from the Socket.IO encoding (what ``Packet.encode`` + the driver
+            # would produce): no Engine.IO packet objects unless they are needed below.
+            frame = _frame_part(parts[0]) if len(parts) == 1 else b"".join(map(_frame_part, parts))
+            if self._send_direct(ch, frame, len(frame), now):
+                self.direct_deliveries += 1
+                if eio.logger.isEnabledFor(logging.INFO):
+                    _log_sent(eio, eio_sid, _eio_packets(parts))
+                return None
+        sock = eio.sockets.get(eio_sid)
+        if (
+            sock is None
+            or sock.closed
+            or sock.closing
+            or (sock.last_ping and now - sock.last_ping > eio.ping_timeout)
+        ):
+            self.queued_deliveries += 1
+            return _send_upstream(self.server, eio_sid, _eio_packets(parts))
+        # Fresh packets: their encode cache is empty, so a long-poll payload encodes binary
+        # attachments as base64 and a websocket writer as bytes, whichever takes them.
+        pkts = _eio_packets(parts)
+        queue = sock.queue
+        for p in pkts:
+            queue.put_nowait(p)  # engineio queues are unbounded: same as ``await put``
+        self.queued_deliveries += 1
+        if eio.logger.isEnabledFor(logging.INFO):
+            _log_sent(eio, eio_sid, pkts)
+        return None
+
+    def _send_direct(self, ch: _Channel, frame: bytes, frame_len: int, now: float) -> bool:
+        """Write *frame* to *ch* now, or hold it back for this turn's flush; False when unsafe.
+
+        The one place that decides a direct write (broadcasts and unicasts alike): the socket's
+        queue is empty and its writer parked in ``queue.get()`` (nothing sent earlier can be
+        overtaken), the session is upgraded and alive, and the transport is open, not paused
+        and under ``write_buffer_limit``. The first frame a socket gets in a turn goes straight
+        to the wire; later ones in the same turn are joined and written by ``_flush``.
+        """
+        if ch.items:
+            return False
+        getters = ch.getters
+        sock = ch.socket
+        last_ping = sock.last_ping
+        transport = ch.transport
+        if not (
+            # the writer is parked in queue.get(): it holds no packet of its own
+            len(getters) == 1
+            and not getters[0].done()
+            and sock.upgraded
+            and not sock.upgrading
+            and not sock.closing
+            and not sock.closed
+            and not (last_ping and now - last_ping > self.server.eio.ping_timeout)
+            and not ch.writer._closing
+            and not ch.protocol._paused
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() + ch.pending_size <= self.write_buffer_limit
+        ):
+            return False
+        turn = self._turn
+        if ch.turn != turn:
+            # First frame for this socket this turn: straight to the wire.
+            try:
+                transport.write(frame)
+            except Exception:  # the transport died under us: let the queue decide
+                return False
+            # aiohttp's writer drains once it has output this many bytes since its last
+            # check: count ours so its flow control sees every byte.
+            ch.writer._output_size += frame_len
+            ch.turn = turn
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            return True
+        # Written already this turn (a burst of emits): hold the frame back and write all of
+        # them with one syscall when the turn ends.
+        if ch.pending is None:
+            ch.pending = [frame]
+            self._corked.append(ch)
+        else:
+            ch.pending.append(frame)
+        ch.pending_size += frame_len
+        return True
 
     def _flush(self) -> None:
         """End the turn: write each socket's held-back frames with one ``transport.write``.

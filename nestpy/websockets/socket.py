@@ -287,11 +287,10 @@ class Socket:
         if self._pending is not None:
             self._pending.append((event, args))
             return
-        await self._server._send_packet(
+        server = self._server
+        await server.send_to(
             self._eio_sid,
-            self._server.packet_class(
-                sio_packet.EVENT, namespace=self.namespace, data=[event, *args]
-            ),
+            server.packet_class(sio_packet.EVENT, namespace=self.namespace, data=[event, *args]),
         )
 
     async def _flush_pending(self) -> None:
@@ -387,13 +386,11 @@ class Socket:
                 fut.set_result(None)
                 return fut
             sent = True
-            task: asyncio.Future[None] = asyncio.ensure_future(
-                server._send_packet(
-                    eio_sid,
-                    server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=list(args)),
-                )
+            # Written or queued now, in call order with the socket's other packets.
+            return server.send_now(
+                eio_sid,
+                server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=list(args)),
             )
-            return task
 
         return ack
 
