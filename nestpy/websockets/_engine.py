@@ -247,18 +247,20 @@ class _NestAsyncSocket(AsyncSocket):  # type: ignore[misc]
         if pkt.packet_type != eio_packet.MESSAGE:
             await super().receive(pkt)
             return
+        await self._message(pkt.data)
+
+    async def _message(self, data: Any) -> None:
+        """A MESSAGE packet's *data*: logged and dispatched as upstream's ``receive`` does."""
         server = self.server
         logger = server.logger
         if logger.isEnabledFor(logging.INFO):  # upstream logs every packet at INFO
             logger.info(
                 "%s: Received packet %s data %s",
                 self.sid,
-                eio_packet.packet_names[pkt.packet_type],
-                pkt.data if not isinstance(pkt.data, bytes) else "<binary>",
+                "MESSAGE",
+                data if not isinstance(data, bytes) else "<binary>",
             )
-        await server._trigger_event(
-            "message", self.sid, pkt.data, run_async=server.async_handlers
-        )
+        await server._trigger_event("message", self.sid, data, run_async=server.async_handlers)
 
     async def _websocket_handler(self, ws: Any) -> None:
         """Engine.IO handler for the websocket transport (see the class docstring)."""
@@ -355,6 +357,18 @@ class _NestAsyncSocket(AsyncSocket):  # type: ignore[misc]
                     break
                 if p and len(p) > max_size:
                     break  # "packet is too large"
+                if type(p) is str and len(p) > 1 and p[0] == "4" and p[1].isnumeric():
+                    # A MESSAGE carrying a Socket.IO packet (which starts with its type digit):
+                    # upstream's decode keeps the text after "4" as is (it refuses numeric
+                    # JSON), so no Packet object and no caught ValueError per message.
+                    try:
+                        await self._message(p[1:])
+                    except eio_exceptions.SocketIsClosedError:  # pragma: no cover
+                        server.logger.info("Receive error -- socket is closed")
+                        break
+                    except BaseException:  # pragma: no cover (upstream: bare except)
+                        server.logger.exception("Unknown receive error")
+                    continue
                 pkt = eio_packet.Packet(encoded_packet=p)
                 try:
                     await self.receive(pkt)
