@@ -12,6 +12,14 @@ from typing import Any
 
 __all__ = ["OrjsonCodec", "default_json"]
 
+_orjson_dumps: Any
+_orjson_loads: Any
+try:  # bound once: the codec runs for every packet
+    from orjson import dumps as _orjson_dumps
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - the speed extra is not installed
+    _orjson_dumps = _orjson_loads = None
+
 
 class OrjsonCodec:
     """A ``json``-module stand-in backed by orjson, for python-socketio's ``json=`` hook."""
@@ -20,11 +28,10 @@ class OrjsonCodec:
     def dumps(obj: Any, **kwargs: Any) -> str:
         """Serialise *obj*; falls back to the stdlib for what orjson refuses (non-str keys,
         integers over 64 bits, custom ``default=``)."""
-        import orjson
-
         if not kwargs.get("default") and not kwargs.get("cls"):
             try:
-                return orjson.dumps(obj).decode()
+                encoded: bytes = _orjson_dumps(obj)
+                return encoded.decode()
             except TypeError:
                 pass
         kwargs.setdefault("separators", (",", ":"))
@@ -33,19 +40,13 @@ class OrjsonCodec:
     @staticmethod
     def loads(data: str | bytes, **kwargs: Any) -> Any:
         """Parse a JSON document (``orjson.JSONDecodeError`` is a ``ValueError``)."""
-        import orjson
-
         if kwargs:
             return json.loads(data, **kwargs)
-        return orjson.loads(data)
+        return _orjson_loads(data)
 
 
 def default_json() -> Any:
     """``OrjsonCodec`` when orjson is installed (and not disabled), else None."""
     if os.environ.get("NESTPY_ORJSON", "1") in ("0", "false", "no"):
         return None
-    try:
-        import orjson  # noqa: F401
-    except ImportError:
-        return None
-    return OrjsonCodec
+    return OrjsonCodec if _orjson_dumps is not None else None

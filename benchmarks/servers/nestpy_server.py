@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -138,6 +139,11 @@ async def serve(args: argparse.Namespace) -> None:
     if args.redis:
         app.use_websocket_adapter(_redis_adapter_class()(args.redis, channel="bench"))
     await app.listen(args.port, "127.0.0.1")
+    # What NestFactory.run does after listen() (NESTPY_GC_FREEZE, on by default): this peer
+    # bootstraps by hand to print READY, so it repeats that step.
+    if os.environ.get("NESTPY_GC_FREEZE", "1") not in ("0", "false", "no"):
+        gc.collect()
+        gc.freeze()
     print(f"READY {args.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
