@@ -44,41 +44,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class OrjsonCodec:
-    """``json``-module stand-in for python-socketio's ``json=`` hook, backed by orjson."""
-
-    @staticmethod
-    def dumps(obj: Any, **_: Any) -> str:
-        """Serialise *obj* compactly."""
-        import orjson
-
-        return orjson.dumps(obj).decode()
-
-    @staticmethod
-    def loads(data: str | bytes) -> Any:
-        """Parse a JSON document."""
-        import orjson
-
-        return orjson.loads(data)
-
-
-def _nestpy_default_json() -> Any:
-    """nestpy's default Socket.IO json codec (orjson when installed), or None."""
-    try:
-        from nestpy._speed import default_json
-    except ImportError:
-        return None
-    return default_json()
-
-
 def build_module(*, use_orjson: bool) -> type:
     """Return the AppModule with the bench gateway, configured for the chosen json codec."""
     # The plain variant pins the stdlib json (a gateway's own json= wins over nestpy's
-    # default); the fast one takes nestpy's default codec, orjson when installed, as users get
-    # it with the speed extra, falling back to ours on a tree that has no default yet.
-    options: dict[str, Any] = {"json": json}
-    if use_orjson:
-        options = {} if _nestpy_default_json() is not None else {"json": OrjsonCodec}
+    # default); the fast one takes nestpy's default codec (orjson), as users get it with the
+    # speed extra.
+    options: dict[str, Any] = {} if use_orjson else {"json": json}
 
     # port None: share the application's HTTP server, bound by app.listen() below.
     @WebSocketGateway(None, namespace="bench", **options)
