@@ -374,6 +374,23 @@ async def _close_engine_sessions(sio: Any) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition, ModuleNode]]:
+    """Instantiate *container* and explore its gateways, raising every gateway-level
+    bootstrap error (markers, options alone and between gateways sharing a server)."""
+    from nestpy.websockets._explorer import check_shared_namespaces, explore_gateway
+    from nestpy.websockets._servers import validate_gateways
+
+    container.instantiate()
+    gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = [
+        (instance, explore_gateway(type(instance)), node)
+        for instance, node in container.find(md.GATEWAY)
+    ]
+    # Options are checked now, not at listen (alone and between gateways sharing a server).
+    validate_gateways([(d.cls, d.options) for _i, d, _n in gateways])
+    check_shared_namespaces([d for _i, d, _n in gateways])
+    return gateways
+
+
 class NestFactory:
     """Creates applications from a root module (NestJS's ``NestFactory``)."""
 
@@ -394,19 +411,8 @@ class NestFactory:
             include_cause: include ``cause`` in error payloads (NestJS 11 default: True).
             container: a pre-built container (used by ``nestpy.testing``).
         """
-        from nestpy.websockets._explorer import check_shared_namespaces, explore_gateway
-        from nestpy.websockets._servers import validate_gateways
-
         c = container or Container.build(with_core_module(module))
-        c.instantiate()
-        gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = []
-        for instance, node in c.find(md.GATEWAY):
-            definition = explore_gateway(type(instance))
-            gateways.append((instance, definition, node))
-        # Options are checked now, not at listen (alone and between gateways sharing a server).
-        validate_gateways([(d.cls, d.options) for _i, d, _n in gateways])
-        check_shared_namespaces([d for _i, d, _n in gateways])
-        return NestApplication(c, gateways, include_cause=include_cause)
+        return NestApplication(c, explore_gateways(c), include_cause=include_cause)
 
     @staticmethod
     def run(

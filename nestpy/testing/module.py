@@ -114,12 +114,12 @@ class TestingModuleBuilder:
         root: type = Module(imports=self._imports, providers=self._providers)(
             type(f"RootTestModule{next(_counter)}", (), {"__module__": __name__})
         )
-        from nestpy._application import with_core_module
+        from nestpy._application import explore_gateways, with_core_module
 
         # The same root wrapping as NestFactory.create (Reflector & co. injectable).
         container = Container.build(with_core_module(root), overrides=self._overrides)
         container.instantiate()
-        return TestingModule(container, _explore(container))
+        return TestingModule(container, explore_gateways(container))
 
 
 class TestingModule:
@@ -226,17 +226,3 @@ def _enhancer_class(cls: Any, method: str) -> type:
             "instead."
         )
     return cls
-
-
-def _explore(container: Container) -> list[tuple[Any, GatewayDefinition, ModuleNode]]:
-    # Mirrors NestFactory.create: every gateway-level bootstrap error surfaces in compile().
-    from nestpy import _metadata as md
-    from nestpy.websockets._explorer import explore_gateway
-    from nestpy.websockets._servers import server_kwargs
-
-    gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = []
-    for instance, node in container.find(md.GATEWAY):
-        definition = explore_gateway(type(instance))
-        server_kwargs(definition.options, definition.cls)
-        gateways.append((instance, definition, node))
-    return gateways
