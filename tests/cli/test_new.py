@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
