@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 import socketio
-from apps import AppWideModule, EventsGateway, MixedModule
-from conftest import Open, Start, eventually
+from plainws_apps import AppWideModule, EventsGateway, MixedModule
+from plainws_helpers import Open, Start, eventually
 
 from nestpy.testing.ws_client import WsCallError, WsTestClient
 from nestpy.websockets import WsAdapter
@@ -120,7 +120,6 @@ async def test_lifecycle_hooks_and_handshake(start: Start, ws: Open) -> None:
 
 async def test_rooms_and_broadcast(start: Start, ws: Open) -> None:
     app = await start(MixedModule)
-    a, b, outsider = (await ws(app, "/events") for _ in range(3)).__aiter__(), None, None
     clients = [await ws(app, "/events") for _ in range(3)]
     a, b, outsider = clients
     assert await a.call("join", {"room": "blue"}) == {"joined": "blue", "size": 1}
