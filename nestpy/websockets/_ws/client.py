@@ -59,7 +59,7 @@ class WsClient:
 
     __slots__ = (
         "_flusher", "_high", "_host", "_limit", "_pending", "_pending_bytes", "_transport",
-        "_ws", "connected", "data", "handshake", "id", "request", "rooms",
+        "_ws", "alive", "connected", "data", "handshake", "id", "request", "rooms",
     )
 
     def __init__(self, host: WsHost, ws: web.WebSocketResponse, request: web.Request,
@@ -76,6 +76,8 @@ class WsClient:
         self.rooms: set[str] = set()
         #: False once the connection is closed (sends are then dropped).
         self.connected = True
+        #: False from a heartbeat ping until its pong arrives.
+        self.alive = True
         self._host = host
         self._ws = ws
         transport = request.transport
@@ -122,6 +124,18 @@ class WsClient:
                 self._lost()
             return
         self._enqueue(frame, opcode)
+
+    async def _ping(self) -> None:
+        """A heartbeat ping, written only when it cannot wait on the peer (a client whose
+        sends are queued is left to the send-buffer limit instead)."""
+        transport = self._transport
+        if (self._pending is None and transport is not None
+                and transport.get_write_buffer_size() + 6 <= self._high):
+            self.alive = False
+            try:
+                await self._ws.ping()
+            except (ConnectionError, RuntimeError):
+                self._lost()
 
     def _enqueue(self, frame: bytes, opcode: WSMsgType) -> None:
         pending = self._pending

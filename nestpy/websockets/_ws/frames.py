@@ -109,10 +109,10 @@ def frame_fields(msg: Any) -> ParsedFrame:
     Raises:
         BadFrame: not a mapping, or no non-empty string ``event``.
     """
-    if not isinstance(msg, Mapping):
+    if type(msg) is not dict and not isinstance(msg, Mapping):
         raise BadFrame('A frame must be a JSON object {"event": ..., "data": ...}')
     event = msg.get("event")
     rid = msg.get("id")
-    if not isinstance(event, str) or not event:
+    if type(event) is not str or not event:
         raise BadFrame('A frame needs a non-empty string "event"', rid)
     return event, msg.get("data"), rid

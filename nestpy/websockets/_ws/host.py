@@ -97,6 +97,7 @@ class WsHost:
         self._runtime: GatewayRuntime | None = None
         self._handlers: dict[str, tuple[Run, bool]] = {}
         self._closing = False
+        self._pinger: asyncio.Task[None] | None = None
 
     # -- what the compiled pipeline calls ----------------------------------------------
 
@@ -194,8 +195,10 @@ class WsHost:
         if not _origin_allowed(opts.cors, request.headers.get("Origin"), request.host):
             _log.info("origin refused", origin=request.headers.get("Origin"), path=self.path)
             return web.Response(status=403, text="origin not allowed")
+        # Heartbeats are this host's own (one timer for every client, see _heartbeat):
+        # aiohttp's per-connection heartbeat re-arms a timer on every message received.
         ws = web.WebSocketResponse(
-            heartbeat=opts.ping_interval, max_msg_size=opts.max_message_size,
+            autoping=False, max_msg_size=opts.max_message_size,
             compress=False, timeout=opts.close_timeout,
         )
         if not ws.can_prepare(request).ok:
@@ -210,6 +213,8 @@ class WsHost:
                 await ws.close(code=1008, message=refusal.encode()[:123])
             return ws
         self.clients[client.id] = client
+        if self._pinger is None and opts.ping_interval:
+            self._pinger = asyncio.ensure_future(self._heartbeat(opts.ping_interval))
         reason = "client namespace disconnect"
         try:
             reason = await self._read(client, ws)
@@ -245,14 +250,35 @@ class WsHost:
         refusal = await runtime.accept(cast(Any, client))
         return None if refusal is None else str(refusal.get("message", "Connection refused"))
 
+    async def _heartbeat(self, interval: float) -> None:
+        """Ping every client each *interval*; drop those that did not answer the last one
+        (the ``ws`` package's documented pattern: one timer, not one per connection)."""
+        while True:
+            await asyncio.sleep(interval)
+            for client in list(self.clients.values()):
+                if not client.alive:
+                    _log.info("no pong: connection dropped", sid=client.id)
+                    client._lost()
+                    continue
+                await client._ping()
+
     async def _read(self, client: WsClient, ws: web.WebSocketResponse) -> str:
         parser = self.options.message_parser
         receive = ws.receive
+        handlers = self._handlers
+        path = self.path
         while True:
             msg = await receive()
             kind = msg.type
             if kind is _TEXT:
                 raw: str | bytes = msg.data
+            elif kind is WSMsgType.PONG:
+                client.alive = True
+                continue
+            elif kind is WSMsgType.PING:
+                with contextlib.suppress(Exception):
+                    await ws.pong(msg.data)
+                continue
             elif kind is _BINARY:
                 if parser is None:
                     await self._reject(client, BadFrame(
@@ -271,8 +297,27 @@ class WsHost:
             except BadFrame as exc:
                 await self._reject(client, exc)
                 continue
-            if parsed is not None:
-                await self._dispatch(client, *parsed)
+            if parsed is None:
+                continue
+            # The dispatch, inlined: this loop runs once per message.
+            event, data, rid = parsed
+            entry = handlers.get(event)
+            if entry is None:
+                await self._unknown(client, event, rid)
+                continue
+            run, inline = entry
+            token = ws_context.set((client.id, path, event))
+            try:
+                if inline:
+                    await run(client, data, NO_ID if rid is None else (event, rid))
+                else:
+                    task = asyncio.ensure_future(
+                        run(client, data, NO_ID if rid is None else (event, rid)))
+                    if not task.done():
+                        _tasks.add(task)
+                        task.add_done_callback(_tasks.discard)
+            finally:
+                ws_context.reset(token)
 
     @staticmethod
     def _parse(parser: MessageParser, raw: str | bytes) -> ParsedFrame | None:
@@ -289,31 +334,20 @@ class WsHost:
             frame["id"] = exc.request_id
         await client.write(encode(frame))
 
-    async def _dispatch(self, client: WsClient, event: str, data: Any, rid: Any) -> None:
-        entry = self._handlers.get(event)
-        if entry is None:
-            # NestJS ignores unknown events; a client waiting on an id still gets an answer.
-            _log.debug("no handler for event", sid=client.id, pattern=event)
-            if rid is not None:
-                await self._reject(client, BadFrame(f"Unknown event '{event}'", rid))
-            return
-        run, inline = entry
-        key = NO_ID if rid is None else (event, rid)
-        token = ws_context.set((client.id, self.path, event))
-        try:
-            if inline:
-                await run(client, data, key)
-            else:
-                task = asyncio.ensure_future(run(client, data, key))
-                if not task.done():
-                    _tasks.add(task)
-                    task.add_done_callback(_tasks.discard)
-        finally:
-            ws_context.reset(token)
+    async def _unknown(self, client: WsClient, event: str, rid: Any) -> None:
+        # NestJS ignores unknown events; a client waiting on an id still gets an answer.
+        _log.debug("no handler for event", sid=client.id, pattern=event)
+        if rid is not None:
+            await self._reject(client, BadFrame(f"Unknown event '{event}'", rid))
 
     async def close(self) -> None:
         """Refuse new connections and close every client with 1001 (bounded wait)."""
         self._closing = True
+        if self._pinger is not None:
+            self._pinger.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pinger
+            self._pinger = None
         clients = list(self.clients.values())
         if not clients:
             return
