@@ -58,8 +58,22 @@ class WsClient:
     """One plain-WebSocket connection (``ConnectedSocket()`` in a plain gateway)."""
 
     __slots__ = (
-        "_flusher", "_high", "_host", "_limit", "_pending", "_pending_bytes", "_transport",
-        "_ws", "alive", "connected", "data", "handshake", "id", "request", "rooms",
+        "_flusher",
+        "_high",
+        "_host",
+        "_limit",
+        "_pending",
+        "_pending_bytes",
+        "_transport",
+        "_ws",
+        "alive",
+        "connected",
+        "data",
+        "disconnect_reason",
+        "handshake",
+        "id",
+        "request",
+        "rooms",
     )
 
     def __init__(self, host: WsHost, ws: web.WebSocketResponse, request: web.Request,
@@ -78,6 +92,8 @@ class WsClient:
         self.connected = True
         #: False from a heartbeat ping until its pong arrives.
         self.alive = True
+        #: Why the server ended the connection (``handle_disconnect``'s *reason*), or None.
+        self.disconnect_reason: str | None = None
         self._host = host
         self._ws = ws
         transport = request.transport
@@ -146,7 +162,7 @@ class WsClient:
         if self._pending_bytes > self._limit:
             _log.warning("slow reader disconnected: send buffer full", sid=self.id,
                          buffered=self._pending_bytes, limit=self._limit)
-            self._lost()
+            self._lost("slow reader")
             return
         if self._flusher is None:
             self._flusher = asyncio.ensure_future(self._flush())
@@ -165,8 +181,10 @@ class WsClient:
             if not pending:
                 self._pending = None
 
-    def _lost(self) -> None:
+    def _lost(self, reason: str = "transport error") -> None:
         """Drop the connection at once (its reader loop then runs the disconnect hooks)."""
+        if self.disconnect_reason is None:
+            self.disconnect_reason = reason
         self.connected = False
         if self._pending is not None:
             self._pending.clear()
@@ -190,6 +208,8 @@ class WsClient:
         if not self.connected:
             return
         self.connected = False
+        if self.disconnect_reason is None:
+            self.disconnect_reason = "server disconnect"
         msg = reason.encode()[:123]
         flusher = self._flusher
         if flusher is not None:

@@ -215,10 +215,11 @@ class WsHost:
         self.clients[client.id] = client
         if self._pinger is None and opts.ping_interval:
             self._pinger = asyncio.ensure_future(self._heartbeat(opts.ping_interval))
-        reason = "client namespace disconnect"
+        reason = "transport close"
         try:
             reason = await self._read(client, ws)
         finally:
+            reason = client.disconnect_reason or reason
             self.clients.pop(client.id, None)
             client.connected = False
             self.rooms.leave_all(client)
@@ -258,7 +259,7 @@ class WsHost:
             for client in list(self.clients.values()):
                 if not client.alive:
                     _log.info("no pong: connection dropped", sid=client.id)
-                    client._lost()
+                    client._lost("ping timeout")
                     continue
                 await client._ping()
 
@@ -291,7 +292,8 @@ class WsHost:
                           error=str(msg.data), code=ws.close_code)
                 return "parse error"
             else:
-                return "client namespace disconnect" if client.connected else "server disconnect"
+                # a close frame from the client, or the connection just ended
+                return "client disconnect" if kind is WSMsgType.CLOSE else "transport close"
             try:
                 parsed = parse_json_frame(raw) if parser is None else self._parse(parser, raw)
             except BadFrame as exc:

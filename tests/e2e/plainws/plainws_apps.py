@@ -59,6 +59,7 @@ class EventsGateway(OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect):
         self.initialised: WsServer | None = None
         self.connected: list[tuple[str, str]] = []
         self.disconnected: list[str] = []
+        self.reasons: list[str | None] = []
         self.release = asyncio.Event()
         self.finished: list[str] = []
 
@@ -69,8 +70,9 @@ class EventsGateway(OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect):
         client.data["name"] = client.handshake.query.get("name", "anon")
         self.connected.append((client.id, request.path))
 
-    def handle_disconnect(self, client: WsClient) -> None:
+    def handle_disconnect(self, client: WsClient, reason: str | None = None) -> None:
         self.disconnected.append(client.id)
+        self.reasons.append(reason)
 
     @SubscribeMessage("echo")
     def echo(self, data: Annotated[Any, MessageBody()]) -> Any:

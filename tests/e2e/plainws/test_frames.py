@@ -115,6 +115,7 @@ async def test_lifecycle_hooks_and_handshake(start: Start, ws: Open) -> None:
     assert set(gw.server.clients) == {info["id"]}
     await c.disconnect()
     await eventually(lambda: gw.disconnected == [info["id"]])
+    assert gw.reasons == ["client disconnect"]
     assert gw.server.clients == {}
 
 
@@ -161,12 +162,14 @@ async def test_app_wide_adapter_makes_every_gateway_plain(start: Start, ws: Open
 
 async def test_server_close_code_and_graceful_shutdown(start: Start, ws: Open) -> None:
     app = await start(MixedModule)
+    gw = app.get(EventsGateway)
     kicked = await ws(app, "/events")
     await kicked.send("kick")
     assert await kicked.wait_closed() == 4000
     stays = await ws(app, "/events")
     await app.close()
     assert await stays.wait_closed() == 1001
+    assert gw.reasons == ["server disconnect", "server disconnect"]
 
 
 async def test_origin_is_closed_by_default(start: Start) -> None:

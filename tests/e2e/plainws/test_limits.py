@@ -35,9 +35,11 @@ class TightGateway(OnGatewayDisconnect):
 
     def __init__(self) -> None:
         self.gone: list[str] = []
+        self.reasons: dict[str, str | None] = {}
 
-    def handle_disconnect(self, client: WsClient) -> None:
+    def handle_disconnect(self, client: WsClient, reason: str | None = None) -> None:
         self.gone.append(client.id)
+        self.reasons[client.id] = reason
 
     @SubscribeMessage("echo")
     def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
@@ -84,10 +86,14 @@ class LimitsModule:
 
 async def test_oversized_frame_closes_1009_and_others_stay(start: Start, ws: Open) -> None:
     app = await start(LimitsModule)
+    gw = app.get(TightGateway)
     other = await ws(app, "/tight")
     big = await ws(app, "/tight")
+    big_id = await big.call("id")
     await big.send("echo", "y" * 2000)
     assert await big.wait_closed() == 1009
+    await eventually(lambda: big_id in gw.gone)
+    assert gw.reasons[big_id] == "parse error"
     assert await other.call("echo", "small") == "small"
 
 
@@ -107,6 +113,7 @@ async def test_a_reader_that_never_reads_is_disconnected(start: Start, ws: Open)
         # 600 frames of 32 KiB, about 19 MiB: more than the kernel's socket buffers hold
         assert await fast.call("flood", 600, timeout=30) == 600
         await eventually(lambda: slow_id in gw.gone, timeout=10)
+        assert gw.reasons[slow_id] == "slow reader"
         assert await fast.call("echo", "served") == "served"
         await slow.close()
 
@@ -120,6 +127,7 @@ async def test_a_peer_that_never_answers_pings_is_dropped(start: Start) -> None:
         await mute.send_str(json.dumps({"event": "id", "id": 1}))
         mute_id = json.loads((await mute.receive()).data)["data"]
         await eventually(lambda: mute_id in gw.gone, timeout=10)
+        assert gw.reasons[mute_id] == "ping timeout"
         await mute.close()
 
 
