@@ -28,12 +28,34 @@ _log = Logger("nestpy.websockets.ws")
 class Bridge:
     """Publishes this node's broadcasts and delivers the other nodes' ones."""
 
-    def __init__(self, hosts: list[WsHost]) -> None:
+    broker = "broker"
+    url = ""
+
+    def __init__(self, hosts: list[WsHost], startup_timeout: float = 10.0) -> None:
         self.node = secrets.token_hex(8)
         self.hosts = hosts
+        self.startup_timeout = startup_timeout
 
     async def start(self) -> None:
-        """Connect and subscribe (returns once subscribed)."""
+        """Connect and subscribe (returns once subscribed).
+
+        Raises:
+            BrokerUnavailableError: the broker cannot be reached within the startup timeout.
+        """
+        from nestpy.websockets._cluster import BrokerUnavailableError, redact_url
+
+        try:
+            await asyncio.wait_for(self._start(), self.startup_timeout)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await self.close()
+            raise BrokerUnavailableError(
+                self.broker, redact_url(self.url), repr(exc), starting=True,
+                fix="Start it, or check the scale-out adapter's URL (plain WebSocket rooms "
+                "use it too).",
+            ) from exc
+
+    async def _start(self) -> None:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -70,9 +92,11 @@ class Bridge:
 class RedisBridge(Bridge):
     """Redis pub/sub on one channel."""
 
+    broker = "Redis"
+
     def __init__(self, hosts: list[WsHost], url: str, channel: str,
-                 options: dict[str, Any]) -> None:
-        super().__init__(hosts)
+                 options: dict[str, Any], startup_timeout: float) -> None:
+        super().__init__(hosts, startup_timeout)
         self.url = url
         self.channel = channel
         self._options = options
@@ -80,7 +104,7 @@ class RedisBridge(Bridge):
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         import redis.asyncio as aioredis
 
         self._redis = aioredis.from_url(self.url, **self._options)
@@ -122,14 +146,17 @@ class RedisBridge(Bridge):
 class AmqpBridge(Bridge):
     """An AMQP fanout exchange; each node binds its own exclusive queue."""
 
-    def __init__(self, hosts: list[WsHost], url: str, channel: str) -> None:
-        super().__init__(hosts)
+    broker = "RabbitMQ"
+
+    def __init__(self, hosts: list[WsHost], url: str, channel: str,
+                 startup_timeout: float) -> None:
+        super().__init__(hosts, startup_timeout)
         self.url = url
         self.channel = channel
         self._conn: Any = None
         self._exchange: Any = None
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         import aio_pika
 
         self._conn = await aio_pika.connect_robust(self.url)
@@ -163,7 +190,7 @@ def bridge_for(adapter: Any, hosts: list[WsHost]) -> Bridge | None:
 
     if isinstance(adapter, RedisIoAdapter):
         return RedisBridge(hosts, adapter.url, adapter.channel + "#ws",
-                           dict(adapter.redis_options))
+                           dict(adapter.redis_options), adapter.startup_timeout)
     if isinstance(adapter, AmqpIoAdapter):
-        return AmqpBridge(hosts, adapter.url, adapter.channel + "#ws")
+        return AmqpBridge(hosts, adapter.url, adapter.channel + "#ws", adapter.startup_timeout)
     return None

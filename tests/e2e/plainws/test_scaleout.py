@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import pytest
 from plainws_helpers import Open, Start
 
-from nestpy import Module
+from nestpy import Module, NestFactory
 from nestpy.websockets import (
     AmqpIoAdapter,
+    BrokerUnavailableError,
     ConnectedSocket,
     MessageBody,
     RedisIoAdapter,
@@ -89,3 +90,20 @@ async def test_rooms_across_processes_over_amqp(start: Start, ws: Open) -> None:
     channel = f"nestpy-test-{uuid.uuid4().hex}"
     await _two_nodes(start, ws, lambda: AmqpIoAdapter("amqp://guest:guest@127.0.0.1:5672/",
                                                       channel=channel), app_wide=False)
+
+
+async def test_unreachable_broker_is_a_clear_startup_error() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = await NestFactory.create(RoomsModule)
+    app.use_websocket_adapter(RedisIoAdapter(f"redis://:hunter2@127.0.0.1:{port}/0",
+                                             channel="unused", startup_timeout=2))
+    try:
+        with pytest.raises(BrokerUnavailableError) as err:
+            await app.listen(0, "127.0.0.1")
+        assert "Redis" in str(err.value) and "hunter2" not in str(err.value)
+    finally:
+        await app.close()
