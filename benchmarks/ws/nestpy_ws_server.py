@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 from typing import Annotated, Any
 
@@ -48,6 +49,8 @@ class AppModule:
 async def main(port: int) -> None:
     app = await NestFactory.create(AppModule)
     await app.listen(port, "127.0.0.1")
+    gc.collect()  # as NestFactory.run does after listen()
+    gc.freeze()
     print(f"READY {app.get_url().rsplit(':', 1)[1]}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
