@@ -1,5 +1,6 @@
 """Test helpers: testing modules with overridden providers, Socket.IO and plain WebSocket
-test clients, and a pytest plugin (``nest_app`` / ``nest_client`` fixtures, registered as ``pytest11``)."""
+test clients, and a pytest plugin (``nest_app`` / ``nest_client`` fixtures, registered as
+``pytest11``)."""
 
 from nestpy.testing.client import ConnectionRefused as ConnectionRefused
 from nestpy.testing.client import SocketClient as SocketClient
