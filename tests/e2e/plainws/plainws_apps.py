@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import pydantic
@@ -22,6 +22,7 @@ from nestpy.common import (
     UseInterceptors,
 )
 from nestpy.websockets import (
+    Ack,
     ConnectedSocket,
     MessageBody,
     OnGatewayConnection,
@@ -139,6 +140,26 @@ class EventsGateway(OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect):
     @SubscribeMessage("unencodable")
     def unencodable(self, body: Annotated[Any, MessageBody()]) -> Any:
         return object()
+
+    @SubscribeMessage("manual")
+    async def manual(self, data: Annotated[Any, MessageBody()],
+                     ack: Annotated[Callable[..., Awaitable[None]], Ack()]) -> str:
+        await ack({"manual": data})
+        return "ignored: the handler acknowledged by hand"
+
+    @SubscribeMessage("pair")
+    def pair(self, data: Annotated[Any, MessageBody()]) -> tuple[Any, Any]:
+        return data, data
+
+    @SubscribeMessage("raw")
+    async def raw(self, client: Annotated[WsClient, ConnectedSocket()]) -> None:
+        await client.send_raw("plain text")
+        await client.send_raw(b"\x01\x02")
+
+    @SubscribeMessage("others")
+    async def others(self, body: Annotated[Any, MessageBody()],
+                     client: Annotated[WsClient, ConnectedSocket()]) -> None:
+        await self.server.except_(client.id).broadcast("from-other", body)
 
     @SubscribeMessage("kick")
     async def kick(self, client: Annotated[WsClient, ConnectedSocket()]) -> None:

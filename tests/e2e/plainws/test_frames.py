@@ -197,3 +197,21 @@ async def test_a_client_vanishing_mid_handler(start: Start, ws: Open) -> None:
     await eventually(lambda: gw.finished == ["v"])
     assert await other.call("echo", "fine") == "fine"
     await asyncio.sleep(0)
+
+
+async def test_manual_ack_tuples_raw_frames_and_except(start: Start, ws: Open) -> None:
+    app = await start(MixedModule)
+    c = await ws(app, "/events")
+    other = await ws(app, "/events")
+    assert await c.call("manual", 1) == {"manual": 1}
+    await c.send("manual", 2)
+    assert await c.receive() == {"manual": 2}
+    await c.send("pair", "x")
+    assert await c.receive() == ["x", "x"]
+    await c.send("raw")
+    assert await c.receive() == "plain text"
+    assert await c.receive() == b"\x01\x02"
+    await c.send("others", "hey")
+    assert await other.receive("from-other") == "hey"
+    assert await c.call("echo", "sync") == "sync"  # the frame for c would have come first
+    assert c.received() == []
