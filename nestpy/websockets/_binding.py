@@ -497,8 +497,9 @@ def bind_gateway(
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in connection_guards)
     conn = instance.handle_connection if definition.has_connection else None
     conn_fn = getattr(cls, "handle_connection", None) if definition.has_connection else None
-    with_request = conn is not None and bool(getattr(server, "passes_request", False)) \
-        and _accepts_reason(conn)
+    # Plain WebSocket: handle_connection(client, request), as NestJS's WsAdapter calls it.
+    with_request = (conn is not None and bool(getattr(server, "passes_request", False))
+                    and _accepts_reason(conn))
     disc = instance.handle_disconnect if definition.has_disconnect else None
     disc_reason = _accepts_reason(disc) if disc is not None else False
 
