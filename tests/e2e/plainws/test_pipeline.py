@@ -87,3 +87,19 @@ async def test_testing_module_overrides_reach_plain_gateways() -> None:
             assert await c.call("get", "k") == "fake k"
     finally:
         await app.close()
+
+
+async def test_global_enhancers_apply_to_plain_gateways(ws: Open) -> None:
+    from plainws_apps import MixedModule, Wrap
+
+    from nestpy import NestFactory
+
+    app = await NestFactory.create(MixedModule)
+    app.use_global_interceptors(Wrap())
+    await app.listen(0, "127.0.0.1", ephemeral_gateways=True)
+    try:
+        c = await ws(app, "/events")
+        assert await c.call("echo", 3) == {"wrapped": 3, "pattern": "echo"}
+        await c.disconnect()
+    finally:
+        await app.close()
