@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from nestpy._di.container import ModuleNode
     from nestpy.websockets._explorer import GatewayDefinition
     from nestpy.websockets._servers import ServerRegistry
+    from nestpy.websockets._ws.adapter import PlainRegistry
 
 __all__ = ["InternalCoreModule", "NestApplication", "NestFactory", "with_core_module"]
 
@@ -79,6 +80,7 @@ class NestApplication:
 
         self.http_app = web.Application()
         self._registry: ServerRegistry | None = None
+        self._plain: PlainRegistry | None = None
         self._runners: list[web.AppRunner] = []
         self._bound: dict[int | None, int] = {}
         self._host = "127.0.0.1"
@@ -123,7 +125,8 @@ class NestApplication:
         return self
 
     def use_websocket_adapter(self, adapter: Any) -> NestApplication:
-        """Choose the Socket.IO client manager (e.g. ``RedisIoAdapter(url)``)."""
+        """Choose the Socket.IO client manager (e.g. ``RedisIoAdapter(url)``), or
+        ``WsAdapter(app)`` to serve every gateway over plain WebSocket."""
         self._check_open("use_websocket_adapter")
         self._adapter = adapter
         return self
@@ -152,17 +155,27 @@ class NestApplication:
             return self
         from nestpy.websockets._binding import Enhancers, bind_gateway
         from nestpy.websockets._servers import ServerRegistry
+        from nestpy.websockets._ws import WsAdapter, WsServer
+        from nestpy.websockets._ws.adapter import PlainRegistry, is_plain, port_app
         from nestpy.websockets.server import Server
 
         self._initialised = True
         manager_factory = None
-        if self._adapter is not None:
+        if self._adapter is not None and not isinstance(self._adapter, WsAdapter):
             manager_factory = self._adapter.create_client_manager
         registry = self._registry = ServerRegistry(self.http_app, manager_factory)
+        plain = self._plain = PlainRegistry(self._adapter)
         after_init: list[tuple[Any, Any]] = []
         for instance, definition, node in self._gateways:
-            sio = registry.server_for(definition.cls, definition.options)
-            server = Server(sio, definition.options.namespace)
+            sio: Any
+            server: Any
+            if is_plain(definition.options, self._adapter):
+                sio = plain.host_for(definition.cls, definition.options,
+                                     port_app(registry, definition.options.port))
+                server = WsServer(sio)
+            else:
+                sio = registry.server_for(definition.cls, definition.options)
+                server = Server(sio, definition.options.namespace)
             for attr in definition.server_attrs:
                 instance.__dict__[attr] = server
 
@@ -178,6 +191,7 @@ class NestApplication:
                          include_cause=self._include_cause)
             if definition.has_init:
                 after_init.append((instance, server))
+        await plain.start()
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
         for instance, server in after_init:
             r = instance.after_init(server)
@@ -217,7 +231,9 @@ class NestApplication:
         remap = dict(gateway_ports or {})
         for declared, entry in self._registry.ports.items():
             if declared is None:
-                if port is None and not entry.servers:
+                if port is None and not entry.servers and not (
+                    self._plain is not None and self._plain.serves(None)
+                ):
                     continue
                 actual = port if port is not None else int(os.environ.get("PORT", "3000"))
                 app = self.http_app
@@ -322,6 +338,8 @@ class NestApplication:
                 await _close_engine_sessions(sio)
                 with contextlib.suppress(Exception):
                     await sio.shutdown()
+        if self._plain is not None:
+            await self._plain.close()  # every plain WebSocket closed with 1001
         await self._stop_runners()
         await call_hook(
             hook_order(c, "on_application_shutdown"), "on_application_shutdown", signal
@@ -345,10 +363,15 @@ class NestApplication:
     def test_client(self, namespace: str = "/", **options: Any) -> Any:
         """A ``nestpy.testing.SocketClient`` connected to *namespace* of this app.
 
-        Use as ``async with app.test_client("/channels") as client:``.
+        Use as ``async with app.test_client("/channels") as client:``;
+        ``app.test_client(path="/events", adapter="ws")`` is a ``WsTestClient`` for a
+        plain WebSocket gateway.
         """
         import importlib
 
+        if options.pop("adapter", None) == "ws":
+            ws_mod = importlib.import_module("nestpy.testing.ws_client")
+            return ws_mod.WsTestClient.for_app(self, **options)
         # nestpy.testing is optional at runtime; imported only when a test asks for it.
         client_mod = importlib.import_module("nestpy.testing.client")
         return client_mod.SocketClient(self.url_for(namespace), namespace, **options)
@@ -379,6 +402,7 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
     bootstrap error (markers, options alone and between gateways sharing a server)."""
     from nestpy.websockets._explorer import check_shared_namespaces, explore_gateway
     from nestpy.websockets._servers import validate_gateways
+    from nestpy.websockets._ws.adapter import is_plain, validate_plain
 
     container.instantiate()
     gateways: list[tuple[Any, GatewayDefinition, ModuleNode]] = [
@@ -386,8 +410,11 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
         for instance, node in container.find(md.GATEWAY)
     ]
     # Options are checked now, not at listen (alone and between gateways sharing a server).
-    validate_gateways([(d.cls, d.options) for _i, d, _n in gateways])
-    check_shared_namespaces([d for _i, d, _n in gateways])
+    sio = [d for _i, d, _n in gateways if not is_plain(d.options)]
+    validate_gateways([(d.cls, d.options) for d in sio])
+    check_shared_namespaces(sio)
+    # Plain gateways (adapter=WsAdapter); an app-wide WsAdapter is checked by init().
+    validate_plain([(d.cls, d.options) for _i, d, _n in gateways if is_plain(d.options)])
     return gateways
 
 

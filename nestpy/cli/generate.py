@@ -177,13 +177,20 @@ def plan_generate(
     spec: bool = True,
     skip_import: bool = False,
     force: bool = False,
+    ws: bool = False,
 ) -> list[Change]:
     """Plan the files for one ``nestpy generate`` run, without touching the disk.
 
+    *ws*: a plain WebSocket gateway (NestJS's ``WsAdapter``) instead of a Socket.IO one.
+
     Raises:
         CLIError: a bad name or path, an existing file without *force*, no module to register
-            in (gateways and services), or a module file that cannot be edited.
+            in (gateways and services), a module file that cannot be edited, or *ws* for
+            another schematic than a gateway.
     """
+    if ws and schematic.name != "gateway":
+        raise CLIError(f"--ws applies to gateways only, not to a {schematic.name}")
+    template = f"{schematic.name}_ws" if ws else schematic.name
     parts = raw_name.replace("\\", "/").strip("/").split("/")
     segments = [normalise(p, what="directory name") for p in parts[:-1]]
     name = normalise(parts[-1])
@@ -207,7 +214,7 @@ def plan_generate(
     changes: list[Change] = []
     conflicts: list[Path] = []
     changes += [Change(p, "CREATE", "") for p in _package_inits(project.import_root, target_dir)]
-    main = _file_change(file, render(f"{schematic.name}.py.jinja", **context), force, conflicts)
+    main = _file_change(file, render(f"{template}.py.jinja", **context), force, conflicts)
     changes += [main] if main else []
 
     if spec and schematic.spec:
@@ -221,7 +228,7 @@ def plan_generate(
         changes += [Change(p, "CREATE", "") for p in _package_inits(project.root, test_dir)]
         test_file = test_dir / f"test_{name.snake}_{schematic.name}.py"
         test = _file_change(
-            test_file, render(f"{schematic.name}_test.py.jinja", **context), force, conflicts
+            test_file, render(f"{template}_test.py.jinja", **context), force, conflicts
         )
         changes += [test] if test else []
 

@@ -106,6 +106,7 @@ channels/channels_gateway.py with class ChannelsGateway under the project's pack
 )
 @click.option("--dry-run", "-n", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--ws", is_flag=True, help="A plain WebSocket gateway (NestJS's WsAdapter).")
 def generate(
     schematic: str,
     name: str,
@@ -115,6 +116,7 @@ def generate(
     skip_import: bool,
     dry_run: bool,
     force: bool,
+    ws: bool,
 ) -> None:
     from nestpy.cli._discovery import find_project
     from nestpy.cli.generate import apply_changes, plan_generate, print_changes, resolve_schematic
@@ -130,6 +132,7 @@ def generate(
         spec=not no_spec,
         skip_import=skip_import,
         force=force,
+        ws=ws,
     )
     print_changes(changes, root=project.root, dry_run=dry_run, console=_console())
     if not dry_run:

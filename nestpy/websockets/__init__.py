@@ -1,5 +1,10 @@
 """Socket.IO gateways: NestJS's ``@nestjs/websockets`` for Python."""
 
+from nestpy.websockets._ws import WsAdapter as WsAdapter
+from nestpy.websockets._ws import WsBroadcastOperator as WsBroadcastOperator
+from nestpy.websockets._ws import WsClient as WsClient
+from nestpy.websockets._ws import WsHandshake as WsHandshake
+from nestpy.websockets._ws import WsServer as WsServer
 from nestpy.websockets.adapters import AdapterError as AdapterError
 from nestpy.websockets.adapters import AmqpIoAdapter as AmqpIoAdapter
 from nestpy.websockets.adapters import BrokerUnavailableError as BrokerUnavailableError
@@ -48,6 +53,11 @@ __all__ = [
     "SubscribeMessage",
     "WebSocketGateway",
     "WebSocketServer",
+    "WsAdapter",
+    "WsBroadcastOperator",
+    "WsClient",
     "WsException",
+    "WsHandshake",
     "WsResponse",
+    "WsServer",
 ]

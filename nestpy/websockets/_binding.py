@@ -12,7 +12,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pydantic
 
@@ -25,13 +25,13 @@ from nestpy.common.filters import INTERNAL_ERROR, error_payload
 from nestpy.common.interfaces import ArgumentMetadata
 from nestpy.common.pipes import ValidationPipe
 from nestpy.logger import Logger
-from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
+from nestpy.websockets._engine import GatewayRuntime, Handler
 from nestpy.websockets._explorer import GatewayDefinition, HandlerDefinition
 from nestpy.websockets.exceptions import WsException
 from nestpy.websockets.responses import WsResponse
 from nestpy.websockets.socket import Socket
 
-__all__ = ["ArgumentMetadata", "Enhancers", "base_error_payload", "bind_gateway"]
+__all__ = ["ArgumentMetadata", "Enhancers", "GatewayHost", "base_error_payload", "bind_gateway"]
 
 _log = Logger("nestpy.websockets")
 
@@ -39,6 +39,18 @@ FORBIDDEN = "Forbidden resource"
 
 #: NestJS 11 ``BaseWsExceptionFilter`` payload (kept under its first name).
 base_error_payload = error_payload
+
+
+class GatewayHost(Protocol):
+    """What compiled handlers need from the server they are bound to: Socket.IO's
+    ``NestAsyncServer`` or a plain-WebSocket ``WsHost``. A host may also define
+    ``send_error(client, ack_id, payload, silent)`` (one error frame instead of an
+    ``exception`` emit plus an ack), ``reply_each_item`` (every item of an async generator
+    is a reply) and ``passes_request`` (``handle_connection(client, client.request)``)."""
+
+    async def send_ack(self, sock: Any, ack_id: Any, args: list[Any]) -> None: ...
+
+    def add_gateway(self, runtime: GatewayRuntime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +248,7 @@ def _compile_handler(
     instance: Any,
     definition: GatewayDefinition,
     hdef: HandlerDefinition,
-    server: NestAsyncServer,
+    server: GatewayHost,
     enh: Enhancers,
     include_cause: bool,
 ) -> Handler:
@@ -248,6 +260,8 @@ def _compile_handler(
     is_gen = sig.is_async_gen
     uses_ack = sig.uses_ack
     send_ack = server.send_ack
+    send_error = getattr(server, "send_error", None)
+    reply_each = bool(getattr(server, "reply_each_item", False))
     fn_ref = hdef.function
 
     has_pipes = bool(enh.pipes) or any(enh.param_pipes) or (
@@ -275,7 +289,8 @@ def _compile_handler(
             async for item in result:
                 if isinstance(item, WsResponse):
                     await sock.emit(item.event, item.data)
-                elif item is not None and ack_id is not None and not acked and not uses_ack:
+                elif (item is not None and ack_id is not None and not uses_ack
+                      and (reply_each or not acked)):
                     acked = True  # NestJS: a non-event value acknowledges (once)
                     await send_ack(sock, ack_id, list(item) if type(item) is tuple else [item])
             if ack_id is not None and not acked and not uses_ack:
@@ -321,8 +336,16 @@ def _compile_handler(
             else:
                 _log.exception("unhandled error in handler", gateway=cls.__qualname__)
             payload = error_payload(exc, event, body, include_cause)
+            if send_error is not None:
+                await send_error(sock, ack_id, payload, False)
+                return
             if sock.connected:
                 await sock.emit("exception", payload)
+        elif send_error is not None:
+            fallback = answer if answer is not None else error_payload(
+                exc, event, body, include_cause)
+            await send_error(sock, ack_id, fallback, answer is None)
+            return
         if ack_id is not None and sock.connected:
             if answer is not _UNSET and answer is not None:
                 payload = answer
@@ -457,7 +480,7 @@ def _accepts_reason(fn: Callable[..., Any]) -> bool:
 def bind_gateway(
     instance: Any,
     definition: GatewayDefinition,
-    server: NestAsyncServer,
+    server: GatewayHost,
     handler_enhancers: dict[str, Enhancers],
     connection_guards: tuple[Any, ...],
     include_cause: bool = True,
@@ -474,6 +497,9 @@ def bind_gateway(
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in connection_guards)
     conn = instance.handle_connection if definition.has_connection else None
     conn_fn = getattr(cls, "handle_connection", None) if definition.has_connection else None
+    # Plain WebSocket: handle_connection(client, request), as NestJS's WsAdapter calls it.
+    with_request = (conn is not None and bool(getattr(server, "passes_request", False))
+                    and _accepts_reason(conn))
     disc = instance.handle_disconnect if definition.has_disconnect else None
     disc_reason = _accepts_reason(disc) if disc is not None else False
 
@@ -489,7 +515,7 @@ def bind_gateway(
                     if not ok:
                         return {"message": FORBIDDEN}
             if conn is not None:
-                r = conn(sock)
+                r = conn(sock, getattr(sock, "request", None)) if with_request else conn(sock)
                 if inspect.isawaitable(r):
                     r = await r
                 if r is False:
