@@ -1,0 +1,62 @@
+"""The browser examples start with the one command their README gives, serve their page and
+the browser client, and stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.interop]  # interop: examples/setup.sh needs npm
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "examples" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+
+
+def _setup() -> None:
+    if not BUNDLE.is_file():
+        done = subprocess.run(["bash", "examples/setup.sh"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert BUNDLE.is_file()
+
+
+@pytest.mark.parametrize(
+    ("example", "banner"), [("chat", "chat on "), ("dashboard", "dashboard on ")]
+)
+async def test_readme_command_serves_the_page(example: str, banner: str) -> None:
+    readme = (ROOT / "examples" / example / "README.md").read_text()
+    command = f"bash examples/setup.sh && python examples/{example}/app.py"
+    assert f"```bash\n{command}\n```" in readme
+    _setup()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, f"examples/{example}/app.py", "--port", "0", cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
+        assert line.startswith(banner), line
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match is not None, line
+        url = match.group(0)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/") as page:
+                assert page.status == 200
+                html = await page.text()
+            assert '<script src="/vendor/socket.io.min.js"></script>' in html
+            async with http.get(url + "/vendor/socket.io.min.js") as bundle:
+                assert bundle.status == 200
+                assert await bundle.read() == BUNDLE.read_bytes()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
