@@ -11,6 +11,8 @@ A page marks where code goes; the script writes the code between the markers::
 ``path`` is relative to the repository root; ``#region`` picks the lines between
 ``--8<-- [start:region]`` and ``--8<-- [end:region]`` comment lines in that file (any comment
 syntax); without it the whole file is shown. Marker lines never reach the page.
+``<!-- inline: api:nestpy.websockets.Socket -->`` writes a table of a class's public
+members instead, from their signatures and docstrings.
 
     python scripts/inline_docs.py            # rewrite every page under docs/ (and examples/)
     python scripts/inline_docs.py --check    # exit 1 naming the pages that are out of date
@@ -86,10 +88,55 @@ def _is_marker(line: str, kind: str, region: str) -> bool:
     return match is not None and match["kind"] == kind and match["name"] == region
 
 
+def members_table(dotted: str) -> str:
+    """A Markdown table of the public members of class *dotted* (``package.Class``), in
+    definition order, each with its signature and the first line of its docstring."""
+    import importlib
+    import inspect
+
+    module_name, _, class_name = dotted.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise InlineError(f"api:{dotted} cannot be imported ({exc})") from None
+    rows = ["| member | |", "|---|---|"]
+    # Plain attributes are described in the class docstring's "Attributes:" section.
+    section = re.search(r"^Attributes:\n((?:    .*\n?)+)", inspect.cleandoc(cls.__doc__ or ""),
+                        re.M)
+    for attr in re.finditer(r"^    (\w+): (.*(?:\n {8}.*)*)", section[1] if section else "",
+                            re.M):
+        rows.append(f"| `{attr[1]}` | {' '.join(attr[2].split())} |")
+    seen: dict[int, str] = {}
+    for name, value in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        if id(value) in seen:  # `in_ = to`
+            rows.append(f"| `{name}` | the same as `{seen[id(value)]}` |")
+            continue
+        seen[id(value)] = name
+        if isinstance(value, property):
+            call, doc = f"`{name}`", value.__doc__
+        elif inspect.isfunction(value):
+            params = list(inspect.signature(value).parameters.values())[1:]
+            shown = ", ".join(
+                str(p.replace(annotation=inspect.Parameter.empty)) for p in params
+            )
+            prefix = "await " if inspect.iscoroutinefunction(value) else ""
+            call, doc = f"`{prefix}{name}({shown})`", value.__doc__
+        else:
+            continue
+        summary = inspect.cleandoc(doc or "").split("\n\n")[0].replace("\n", " ")
+        summary = summary.replace("|", "\\|")  # a pipe would end the table cell
+        rows.append(f"| {call} | {summary} |")
+    return "\n".join(rows) + "\n"
+
+
 def render(page: str) -> str:
     """*page* with every inline block's body regenerated from its file."""
 
     def block(match: re.Match[str]) -> str:
+        if match["target"].startswith("api:"):
+            return f"{match['open']}{members_table(match['target'][4:])}{match['close']}"
         target = ROOT / match["target"]
         code = extract(target, match["region"])
         fence = "````" if "```" in code else "```"
