@@ -100,9 +100,12 @@ async def test_nginx_config_proxies_polling_and_websockets(
         f" scgi_temp_path {temp['scgi']};\n{site}\n}}\n"
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
-                           capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stderr
+    check = await asyncio.create_subprocess_exec(
+        nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(check.communicate(), timeout=30)
+    assert check.returncode == 0, err.decode()
     proc = await asyncio.create_subprocess_exec(
         nginx, "-p", str(tmp_path), "-c", str(conf), "-e", "stderr",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
