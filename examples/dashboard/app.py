@@ -114,7 +114,10 @@ class DashboardGateway(OnGatewayInit, OnGatewayConnection):
             await asyncio.sleep(self.interval)
             sample = self.metrics.sample(len(self.server.sockets), max(0.0, loop.time() - due))
             self.samples.append(sample)
-            await self.server.emit("metrics", sample)
+            try:
+                await self.server.emit("metrics", sample)
+            except Exception:  # e.g. the broker is briefly down: log it, keep sampling
+                self.logger.exception("could not push metrics")
 # --8<-- [end:gateway]
 
 
