@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -60,3 +61,36 @@ async def test_readme_command_serves_the_page(example: str, banner: str) -> None
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.redis
+async def test_dashboard_worker_command_publishes_on_its_channel() -> None:
+    """``worker.py --redis URL`` publishes each job on the channel the app listens to."""
+    import redis.asyncio as aioredis
+
+    channel = f"nestpy-dashboard-cmd-{uuid.uuid4().hex}"
+    url = "redis://127.0.0.1:6379/0"
+    conn = aioredis.Redis.from_url(url)
+    pubsub = conn.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "examples/dashboard/worker.py", "--redis", url, "--channel", channel,
+            "--count", "2", "--every", "0", cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        assert out.decode().splitlines() == ["published job 1", "published job 2"]
+        payloads = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(payloads) < 2 and asyncio.get_running_loop().time() < deadline:
+            # None also stands for the consumed subscribe confirmation: keep reading
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is not None:
+                payloads.append(message["data"])
+        assert len(payloads) == 2, payloads
+        assert all(b'"job"' in p and b"/dashboard" in p for p in payloads), payloads
+    finally:
+        await pubsub.aclose()
+        await conn.aclose()

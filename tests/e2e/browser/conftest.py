@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -70,9 +71,14 @@ def _ensure_client_bundle() -> None:
         pytest.fail(f"examples/setup.sh failed:\n{done.stdout}\n{done.stderr}")
 
 
-@pytest.fixture
+#: Browser tests share one Chromium per module, so they run in the module's event loop:
+#: each test module sets ``pytestmark = [..., LOOP]``.
+LOOP = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    """A headless Chromium, closed after the test."""
+    """A headless Chromium for the module's tests (each test gets its own contexts)."""
     _require_browser()
     _ensure_client_bundle()
     from playwright.async_api import async_playwright
@@ -85,7 +91,7 @@ async def browser() -> AsyncIterator[Any]:
             await instance.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def new_page(browser: Any, request: pytest.FixtureRequest) -> AsyncIterator[NewPage]:
     """``await new_page(url)`` → a page (own context, so own cookies) showing *url*.
 

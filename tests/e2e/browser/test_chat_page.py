@@ -10,9 +10,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import ARTIFACTS, EXAMPLES, NewPage, keep_screenshot
+import pytest_asyncio
+from conftest import ARTIFACTS, EXAMPLES, LOOP, NewPage, keep_screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, LOOP]
 
 
 def load_chat() -> ModuleType:
@@ -29,7 +30,7 @@ def load_chat() -> ModuleType:
 TOKEN = f"token-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def chat_url() -> AsyncIterator[str]:
     """The chat example listening on an ephemeral port, with a token unique to the test."""
     app = await load_chat().create_app(token=TOKEN)
