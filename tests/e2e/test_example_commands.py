@@ -4,6 +4,7 @@ the browser client, and stop cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
+from nestpy import NestFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]  # interop: examples/setup.sh needs npm
 
@@ -94,3 +97,35 @@ async def test_dashboard_worker_command_publishes_on_its_channel() -> None:
     finally:
         await pubsub.aclose()
         await conn.aclose()
+
+
+async def test_channels_clients_get_the_answer() -> None:
+    """examples/channels/client.py and client.mjs (docs/getting-started.md) against the seed."""
+    _setup()
+    spec = importlib.util.spec_from_file_location(
+        "_example_channels_client", ROOT / "examples" / "channels" / "client.py"
+    )
+    assert spec is not None and spec.loader is not None
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    seed = importlib.util.spec_from_file_location(
+        "_example_channels_seed", ROOT / "examples" / "channels" / "app.py"
+    )
+    assert seed is not None and seed.loader is not None
+    app_module = importlib.util.module_from_spec(seed)
+    seed.loader.exec_module(app_module)
+
+    app = await NestFactory.create(app_module.AppModule)
+    await app.listen(0, "127.0.0.1", ephemeral_gateways=True)
+    try:
+        url = app.url_for("/channels")
+        assert await client.main(url) == "Hello Client!"
+        node = await asyncio.create_subprocess_exec(
+            "node", "examples/channels/client.mjs", url, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(node.communicate(), timeout=30)
+        assert node.returncode == 0, err.decode()
+        assert out.decode().splitlines() == ["Hello Client!"]
+    finally:
+        await app.close()
