@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +15,13 @@ from test_docs_lifecycle import load
 from nestpy import NestFactory
 
 pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[3]
+MODULES = ROOT / "examples" / "node_modules"
+
+
+def client_installed() -> bool:
+    return (MODULES / "socket.io-client").is_dir()
 
 
 async def test_acks_arguments_responses_and_streams() -> None:
@@ -62,3 +73,24 @@ async def test_the_server_waits_for_the_clients_ack() -> None:
             await sio.disconnect()
         assert asked == [{"question": "delete everything"}]
         assert reply == "client said yes"
+
+
+@pytest.mark.interop
+async def test_the_javascript_snippets() -> None:
+    """docs/examples/messages_client.cjs (the page's JavaScript) against the same gateway."""
+    if not client_installed():
+        setup = await asyncio.create_subprocess_exec("bash", str(ROOT / "examples" / "setup.sh"))
+        assert await setup.wait() == 0
+    ex = load("messages")
+    app = await NestFactory.create(ex.AppModule)
+    async with app:
+        node = await asyncio.create_subprocess_exec(
+            "node", str(ROOT / "docs" / "examples" / "messages_client.cjs"), app.get_url(),
+            env={**os.environ, "NODE_PATH": str(MODULES)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(node.communicate(), timeout=30)
+    assert node.returncode == 0, err.decode()
+    assert json.loads(out) == [
+        {"item": "tea", "quantity": 4}, "1/3", "2/3", "3/3", {"rows": 3}, "client said yes",
+    ]
