@@ -47,7 +47,8 @@ _INCLUDE = re.compile(
     re.M,
 )
 _LANGUAGES = {
-    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript",
+    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".ts": "typescript",
     ".html": "html", ".css": "css", ".sh": "bash", ".toml": "toml", ".yml": "yaml",
     ".yaml": "yaml", ".json": "json", ".conf": "nginx", ".service": "ini", ".ini": "ini",
     ".txt": "text",
