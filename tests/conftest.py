@@ -27,6 +27,7 @@ def _reachable(port: int) -> bool:
 _SERVICES = {
     "redis": (lambda: _reachable(6379), "Redis on 127.0.0.1:6379"),
     "amqp": (lambda: _reachable(5672), "RabbitMQ on 127.0.0.1:5672"),
+    "nginx": (lambda: shutil.which("nginx") is not None, "nginx (apt-get install nginx-light)"),
     "interop": (
         lambda: shutil.which("node") is not None and shutil.which("npm") is not None,
         "Node.js and npm",
