@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import types
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
+from nestpy._pipeline.encoding import encoder_for, to_wire, to_wire_args
 from nestpy._pipeline.enhancers import catch_types
 from nestpy._pipeline.params import ParamKind, ParamSpec
 from nestpy._pipeline.throttle import ThrottleGuard
@@ -230,6 +232,14 @@ def _piped_args(
 # ----------------------------------------------------------------------------- handlers
 
 _UNSET: Any = object()
+_CoroutineType = types.CoroutineType
+_background_tasks: set[asyncio.Future[Any]] = set()
+
+
+def _background(coro: Any) -> None:
+    task = asyncio.ensure_future(coro)
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
 
 
 def _compile_handler(
@@ -268,6 +278,9 @@ def _compile_handler(
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in enh.guards)
     interceptors = tuple(_async_intercept(i.intercept) for i in enh.interceptors)
     filters = tuple((f.catch, catch_types(f), type(f).__qualname__) for f in enh.filters)
+    #: chosen once from the return annotation (a model → a prebuilt serializer)
+    encode = encoder_for(sig.returns)
+    handler_name = f"{cls.__qualname__}.{hdef.name}"
 
     async def respond(sock: Socket, result: Any, ack_id: int | None, stream: bool) -> None:
         if stream:
@@ -277,7 +290,9 @@ def _compile_handler(
                     await sock.emit(item.event, item.data)
                 elif item is not None and ack_id is not None and not acked and not uses_ack:
                     acked = True  # NestJS: a non-event value acknowledges (once)
-                    await send_ack(sock, ack_id, list(item) if type(item) is tuple else [item])
+                    await send_ack(
+                        sock, ack_id, to_wire_args(item) if type(item) is tuple else [to_wire(item)]
+                    )
             if ack_id is not None and not acked and not uses_ack:
                 await send_ack(sock, ack_id, [])
             return
@@ -290,9 +305,10 @@ def _compile_handler(
             if result is None:
                 await send_ack(sock, ack_id, [])
             elif type(result) is tuple:
-                await send_ack(sock, ack_id, list(result))
+                await send_ack(sock, ack_id, to_wire_args(result))
             else:
-                await send_ack(sock, ack_id, [result])
+                # Encoded before anything is sent: an EncodeError still answers the ack.
+                await send_ack(sock, ack_id, [encode(result)])
 
     async def on_error(
         exc: Exception, sock: Socket, body: Any, ack_id: int | None, ctx: ExecutionContext | None
@@ -319,13 +335,22 @@ def _compile_handler(
             if isinstance(exc, WsException):
                 _log.debug("handler raised WsException", error=str(exc))
             else:
-                _log.exception("unhandled error in handler", gateway=cls.__qualname__)
+                _log.exception(
+                    "unhandled error in handler", gateway=cls.__qualname__, handler=handler_name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             payload = error_payload(exc, event, body, include_cause)
             if sock.connected:
                 await sock.emit("exception", payload)
         if ack_id is not None and sock.connected:
             if answer is not _UNSET and answer is not None:
-                payload = answer
+                try:
+                    payload = to_wire(answer)
+                except TypeError:
+                    _log.error("exception filter returned an unencodable value; using the "
+                               "base payload", gateway=cls.__qualname__, handler=handler_name,
+                               type=type(answer).__qualname__)
+                    payload = error_payload(exc, event, body, include_cause)
             elif payload is _UNSET:
                 payload = error_payload(exc, event, body, include_cause)
             await send_ack(sock, ack_id, [payload])
@@ -340,13 +365,22 @@ def _compile_handler(
             async def run(sock: Socket, body: Any, ack_id: int | None) -> None:
                 try:
                     result = await bound(*build(sock, body, _ack_for(sock, ack_id, uses_ack)))
+                    if ack_id is not None or isinstance(result, WsResponse):
+                        await respond(sock, result, ack_id, False)
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
-                    return
-                if ack_id is not None or isinstance(result, WsResponse):
-                    await respond(sock, result, ack_id, False)
 
         else:
+
+            async def finish(result: Any, sock: Socket, body: Any, ack_id: int | None) -> None:
+                # A plain def that returned a coroutine (``return self.service.save(...)``):
+                # awaited as the user meant, off the socket's read loop.
+                try:
+                    result = await result
+                    if ack_id is not None or isinstance(result, WsResponse):
+                        await respond(sock, result, ack_id, False)
+                except Exception as exc:
+                    await on_error(exc, sock, body, ack_id, None)
 
             async def run(sock: Socket, body: Any, ack_id: int | None) -> None:
                 try:
@@ -354,11 +388,13 @@ def _compile_handler(
                     if is_gen:
                         await respond(sock, result, ack_id, True)
                         return
+                    if type(result) is _CoroutineType:
+                        _background(finish(result, sock, body, ack_id))
+                        return
+                    if ack_id is not None or isinstance(result, WsResponse):
+                        await respond(sock, result, ack_id, False)
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
-                    return
-                if ack_id is not None or isinstance(result, WsResponse):
-                    await respond(sock, result, ack_id, False)
 
         return Handler(run, inline=not is_async and not is_gen)
 
@@ -369,7 +405,7 @@ def _compile_handler(
             assert sync_args is not None
             args = sync_args(sock, body, ack)
         result = bound(*args)
-        if is_async:
+        if is_async or type(result) is _CoroutineType:
             result = await result
         return result
 
@@ -404,12 +440,10 @@ def _compile_handler(
                 stream = is_gen
             if stream:
                 await respond(sock, result, ack_id, True)
-                return
+            elif ack_id is not None or isinstance(result, WsResponse):
+                await respond(sock, result, ack_id, False)
         except Exception as exc:
             await on_error(exc, sock, body, ack_id, ctx)
-            return
-        if ack_id is not None or isinstance(result, WsResponse):
-            await respond(sock, result, ack_id, False)
 
     return Handler(run_full, inline=False)
 

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl
 
 from socketio import packet as sio_packet
 
+from nestpy._pipeline.encoding import event_data, to_wire_args
+
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
 
@@ -121,6 +123,7 @@ class BroadcastOperator:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit *event* with *args* to every selected socket."""
+        args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         room: Any = list(self._rooms) if len(self._rooms) > 1 else (
             self._rooms[0] if self._rooms else None
@@ -290,7 +293,9 @@ class Socket:
         server = self._server
         await server.send_to(
             self._eio_sid,
-            server.packet_class(sio_packet.EVENT, namespace=self.namespace, data=[event, *args]),
+            server.packet_class(
+                sio_packet.EVENT, namespace=self.namespace, data=event_data(event, args)
+            ),
         )
 
     async def _flush_pending(self) -> None:
@@ -318,6 +323,7 @@ class Socket:
                 "emit() there (it is delivered after the acknowledgement), or ask for the ack "
                 "from a message handler."
             )
+        args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         # Not AsyncServer.call(): python-socketio refuses it when async_handlers is False,
         # which nestpy sets (dispatch is its own), so an ack callback is awaited here.
@@ -385,11 +391,11 @@ class Socket:
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 fut.set_result(None)
                 return fut
+            data = to_wire_args(args)  # an EncodeError leaves the ack unsent (answerable)
             sent = True
             # Written or queued now, in call order with the socket's other packets.
             return server.send_now(
-                eio_sid,
-                server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=list(args)),
+                eio_sid, server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=data)
             )
 
         return ack
@@ -473,6 +479,7 @@ class RemoteSocket:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit *event* with *args* to this client (through the broker)."""
+        args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         await self._server.emit(event, data, to=self.id, namespace=self.namespace)
 
