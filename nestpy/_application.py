@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from nestpy import _metadata as md
 from nestpy._di import Container, DynamicModule, Global, Module
+from nestpy._di.container import ModuleNode
 from nestpy._di.lifecycle import call_hook, hook_order
 from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, resolve_enhancers
 from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
-from nestpy.logger import Logger
+from nestpy.logger import Logger, route_library_logs
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from nestpy._di.container import ModuleNode
     from nestpy.websockets._explorer import GatewayDefinition
     from nestpy.websockets._servers import ServerRegistry
 
@@ -98,27 +98,46 @@ class NestApplication:
                 "handlers are compiled once at start, so register it before listen()."
             )
 
+    def _check_buildable(self, items: tuple[Any, ...]) -> None:
+        # A class whose dependencies are missing fails here, where it is registered, rather
+        # than at listen() (built for every gateway's module then; cached by the container).
+        for item in items:
+            if isinstance(item, type):
+                for _instance, _definition, node in self._gateways:
+                    self._container.create(item, node)
+
     def use_global_guards(self, *guards: Any) -> NestApplication:
-        """Guards for every gateway handler (classes are built by the container)."""
+        """Guards for every gateway handler (classes are built by the container).
+
+        Raises:
+            UnknownDependencyError: a guard class depends on a provider no gateway's module
+                can see (raised here, not at listen()).
+        """
         self._check_open("use_global_guards")
+        self._check_buildable(guards)
         self._globals.guards.extend(guards)
         return self
 
     def use_global_interceptors(self, *interceptors: Any) -> NestApplication:
-        """Interceptors for every gateway handler."""
+        """Interceptors for every gateway handler (checked as :meth:`use_global_guards`)."""
         self._check_open("use_global_interceptors")
+        self._check_buildable(interceptors)
         self._globals.interceptors.extend(interceptors)
         return self
 
     def use_global_pipes(self, *pipes: Any) -> NestApplication:
-        """Pipes for every gateway handler's message body."""
+        """Pipes for every gateway handler's message body (checked as
+        :meth:`use_global_guards`)."""
         self._check_open("use_global_pipes")
+        self._check_buildable(pipes)
         self._globals.pipes.extend(pipes)
         return self
 
     def use_global_filters(self, *filters: Any) -> NestApplication:
-        """Exception filters tried after method and class filters."""
+        """Exception filters tried after method and class filters (checked as
+        :meth:`use_global_guards`)."""
         self._check_open("use_global_filters")
+        self._check_buildable(filters)
         self._globals.filters.extend(filters)
         return self
 
@@ -155,6 +174,7 @@ class NestApplication:
         from nestpy.websockets.server import Server
 
         self._initialised = True
+        route_library_logs()  # before the servers exist: python-engineio checks its logger
         manager_factory = None
         if self._adapter is not None:
             manager_factory = self._adapter.create_client_manager
@@ -162,7 +182,8 @@ class NestApplication:
         after_init: list[tuple[Any, Any]] = []
         for instance, definition, node in self._gateways:
             sio = registry.server_for(definition.cls, definition.options)
-            server = Server(sio, definition.options.namespace)
+            middleware: list[Any] = []
+            server = Server(sio, definition.options.namespace, middleware)
             for attr in definition.server_attrs:
                 instance.__dict__[attr] = server
 
@@ -175,7 +196,7 @@ class NestApplication:
                 per_handler[h.event] = Enhancers(**resolved)
             conn_guards = resolve_class_guards(definition.cls, make)
             bind_gateway(instance, definition, sio, per_handler, conn_guards,
-                         include_cause=self._include_cause)
+                         include_cause=self._include_cause, middleware=middleware)
             if definition.has_init:
                 after_init.append((instance, server))
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
@@ -183,6 +204,7 @@ class NestApplication:
             r = instance.after_init(server)
             if asyncio.iscoroutine(r):
                 await r
+        _refuse_raw_lifecycle_handlers(registry.all_servers())
         await call_hook(hook_order(self._container, "on_module_init"), "on_module_init")
         await call_hook(
             hook_order(self._container, "on_application_bootstrap"), "on_application_bootstrap"
@@ -374,6 +396,23 @@ async def _close_engine_sessions(sio: Any) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+def _refuse_raw_lifecycle_handlers(servers: Any) -> None:
+    """``server.raw.on("connect"|"disconnect", ...)`` would never run: nestpy dispatches
+    connections itself (middleware, guards, hooks). Refused at start rather than ignored.
+    Message events registered on ``raw`` do run (see ``_binding``)."""
+    for sio in servers:
+        for namespace, events in sio.handlers.items():
+            for name in ("connect", "disconnect", "connect_error"):
+                fn = events.get(name)
+                if fn is None or getattr(fn, "__self__", None) is sio:
+                    continue  # nestpy's own disconnect hook
+                raise BootstrapError(
+                    f"server.raw.on({name!r}) on namespace {namespace!r} is never called: "
+                    "nestpy handles connections itself. Use server.use(middleware) or "
+                    "handle_connection for connects, handle_disconnect for disconnects"
+                )
+
+
 def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition, ModuleNode]]:
     """Instantiate *container* and explore its gateways, raising every gateway-level
     bootstrap error (markers, options alone and between gateways sharing a server)."""
@@ -388,6 +427,18 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
     # Options are checked now, not at listen (alone and between gateways sharing a server).
     validate_gateways([(d.cls, d.options) for _i, d, _n in gateways])
     check_shared_namespaces([d for _i, d, _n in gateways])
+    # Enhancer classes named in decorators are built now, so a missing dependency of a
+    # guard, interceptor, pipe or filter is raised by create()/compile(), not first by
+    # listen() (DESIGN.md "Handler signatures are checked at bootstrap"). The container
+    # caches the instances; compiling the handlers later reuses them.
+    empty = GlobalEnhancers()
+    for _instance, definition, node in gateways:
+        def make(cls: type, _node: ModuleNode = node) -> Any:
+            return container.create(cls, _node)
+
+        for h in definition.handlers:
+            resolve_enhancers(definition.cls, h.function, empty, make)
+        resolve_class_guards(definition.cls, make)
     return gateways
 
 

@@ -495,8 +495,14 @@ def bind_gateway(
     handler_enhancers: dict[str, Enhancers],
     connection_guards: tuple[Any, ...],
     include_cause: bool = True,
+    middleware: list[Any] | None = None,
 ) -> GatewayRuntime:
-    """Compile *instance*'s handlers and hooks and register them on *server*."""
+    """Compile *instance*'s handlers and hooks and register them on *server*.
+
+    *middleware* is the gateway ``Server``'s ``use()`` list, read at each connection (it
+    is filled in ``after_init``, after this runs).
+    """
+    mws: list[Any] = middleware if middleware is not None else []
     cls = definition.cls
     handlers = {
         h.event: _compile_handler(
@@ -513,6 +519,14 @@ def bind_gateway(
 
     async def accept(sock: Socket) -> dict[str, Any] | None:
         try:
+            if mws:
+                # server.use(): before class guards and handle_connection (DESIGN.md).
+                for mw in mws:
+                    r = mw(sock)
+                    if inspect.isawaitable(r):
+                        r = await r
+                    if r is False:
+                        return {"message": "Connection rejected by middleware"}
             if guards:
                 # NestJS skips class guards on the handshake; we run them (DESIGN.md "Pipeline").
                 ctx = ExecutionContext(cls, conn_fn, sock, sock.handshake.auth, "connection")
@@ -554,7 +568,44 @@ def bind_gateway(
         except Exception:
             _log.exception("handle_disconnect failed", gateway=cls.__qualname__, sid=sock.id)
 
+    async def unknown_event(sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        event = data[0]
+        raw = server.handlers.get(sock.namespace)
+        raw_handler = raw.get(event) if raw else None
+        if raw_handler is not None:
+            # server.raw.on(event, fn): python-socketio's calling convention, fn(sid, *args);
+            # its return value is the ack. Only events no gateway handler takes get here.
+            await _run_raw(raw_handler, sock, data, ack_id)
+            return
+        # NestJS ignores events no handler subscribes to; nestpy answers a waiting ack.
+        _log.debug("no handler for event", sid=sock.id, namespace=sock.namespace, event=event)
+        if ack_id is not None and sock.connected:
+            n = len(data)
+            body = data[1] if n == 2 else (None if n == 1 else data[1:])
+            await send_ack(sock, ack_id, [error_payload(
+                WsException(f"Unknown event '{event}'"), str(event), body, include_cause
+            )])
+
+    send_ack = server.send_ack
+
+    async def _run_raw(fn: Any, sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        try:
+            r = fn(sock.id, *data[1:])
+            if inspect.isawaitable(r):
+                r = await r
+            if ack_id is not None:
+                await send_ack(
+                    sock, ack_id,
+                    [] if r is None else (to_wire_args(r) if type(r) is tuple else [to_wire(r)]),
+                )
+        except Exception as exc:
+            _log.exception("server.raw handler failed", gateway=cls.__qualname__,
+                           error=f"{type(exc).__name__}: {exc}")
+            if ack_id is not None and sock.connected:
+                await send_ack(sock, ack_id, [error_payload(exc, str(data[0]), None,
+                                                            include_cause)])
+
     runtime = GatewayRuntime(cls.__qualname__, definition.options.namespace, handlers, accept,
-                             on_disconnect)
+                             on_disconnect, unknown_event)
     server.add_gateway(runtime)
     return runtime
