@@ -195,8 +195,12 @@ class NestApplication:
                 resolved = resolve_enhancers(definition.cls, h.function, self._globals, make)
                 per_handler[h.event] = Enhancers(**resolved)
             conn_guards = resolve_class_guards(definition.cls, make)
+            def resolve(token: Any, dependent: Any, _node: ModuleNode = node) -> Any:
+                return self._container.resolver(token, _node, dependent)
+
             bind_gateway(instance, definition, sio, per_handler, conn_guards,
-                         include_cause=self._include_cause, middleware=middleware)
+                         include_cause=self._include_cause, middleware=middleware,
+                         resolve=resolve)
             if definition.has_init:
                 after_init.append((instance, server))
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
@@ -438,6 +442,8 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
 
         for h in definition.handlers:
             resolve_enhancers(definition.cls, h.function, empty, make)
+            for spec in h.signature.injects:  # Inject() handler parameters: visible?
+                container.resolver(spec.token, node, definition.cls)
         resolve_class_guards(definition.cls, make)
     return gateways
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast, overload
 import injector
 
 from nestpy import _metadata
-from nestpy.exceptions import BootstrapError, UnknownElementError
+from nestpy.exceptions import BootstrapError, UnknownDependencyError, UnknownElementError
 
 from ._signature import Dependency
 from .providers import DynamicModule, Provider
@@ -302,6 +302,20 @@ class Container:
             f"No module provides {name_of(token)}. Add it to the providers of a module "
             f"imported (directly or not) by {self.root.name}."
         )
+
+    def resolver(self, token: Any, module: ModuleNode, dependent: Any = None) -> Any:
+        """A zero-argument callable resolving *token* as *module* sees it (bootstrap only;
+        the callable is what runs per use: one injector lookup).
+
+        Raises:
+            UnknownDependencyError: *module* cannot see *token*.
+        """
+        if token not in module.visible:
+            raise UnknownDependencyError(token, module.cls, dependent=dependent)
+        assert module.injector is not None
+        inj = module.injector
+        key = _Key(token)
+        return lambda: _get(inj, key)
 
     def create(self, cls: type[T], module: ModuleNode) -> T:
         """Build *cls* with dependencies visible from *module*; one instance per (cls, module).

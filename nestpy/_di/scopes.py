@@ -1,9 +1,12 @@
 """Provider scopes: the ``Scope`` enum and the per-request ``injector.Scope``.
 
-``Scope.REQUEST`` means one instance per handled message. It is an ``injector.Scope``
-subclass (injector's own seam, like its ``ThreadLocalScope``) keyed by the
-:data:`request_scope_key` context variable, which the dispatcher sets for every message.
-There is no second container: the module's injector asks this scope for the instance.
+``Scope.REQUEST`` means one instance per request key. It is an ``injector.Scope`` subclass
+(injector's own seam, like its ``ThreadLocalScope``) keyed by the :data:`request_scope_key`
+context variable. In gateways the key is the connected socket (NestJS 12's per-client
+context): a handler's ``Annotated[T, Inject()]`` parameter resolves with it, so a
+request-scoped provider lives as long as the connection. :func:`request_context` makes a
+request of your own (a job, a test). There is no second container: the module's injector
+asks this scope for the instance.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ class Scope(enum.Enum):
     """How long a provider's instance lives.
 
     ``SINGLETON`` (alias ``DEFAULT``): one instance per module that declares the provider,
-    built at bootstrap. ``TRANSIENT``: a new instance for every consumer. ``REQUEST``: one
-    instance per handled message (see :func:`request_context`).
+    built at bootstrap. ``TRANSIENT``: a new instance for every consumer (for a gateway
+    handler's ``Inject()`` parameter: every message). ``REQUEST``: one instance per request;
+    in gateways, per connected socket, dropped at disconnect (see :func:`request_context`).
 
     .. versionadded:: 0.1
     """
@@ -130,8 +134,8 @@ class RequestScope(injector.Scope):
         if request is None:
             raise ScopeError(
                 f"{_token_name(key)} is request-scoped (Scope.REQUEST) but no request is being "
-                "handled: resolve it from inside a message handler, or wrap the call in "
-                "`with nestpy._di.scopes.request_context(): ...`."
+                "handled: inject it into a gateway handler (Annotated[T, Inject()]), or wrap "
+                "the call in `with nestpy.request_context(): ...`."
             )
         cache = _cache_for(request)
         slot = (self, key)

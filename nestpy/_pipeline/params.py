@@ -21,6 +21,8 @@ class ParamKind(enum.Enum):
     BODY = "body"
     SOCKET = "socket"
     ACK = "ack"
+    #: a provider from the DI container (``Annotated[T, Inject()]``)
+    INJECT = "inject"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class ParamSpec:
     key: str | None = None
     annotation: Any = Any
     pipes: tuple[Any, ...] = ()
+    #: the DI token of an INJECT parameter
+    token: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ class HandlerSignature:
     uses_ack: bool
     #: the return annotation (``None`` when there is none): chooses the wire encoder
     returns: Any = None
+    #: the ``Inject()`` parameters
+    injects: tuple[ParamSpec, ...] = ()
 
 
 class HandlerContextError(BootstrapError):
@@ -64,15 +70,17 @@ class HandlerContextError(BootstrapError):
 
 
 def _is_marker(obj: Any) -> bool:
+    from nestpy._di.decorators import Inject
     from nestpy.websockets.decorators import _Marker
 
-    return isinstance(obj, _Marker)
+    return isinstance(obj, _Marker | Inject)
 
 
 def _is_marker_class(obj: type) -> bool:
+    from nestpy._di.decorators import Inject
     from nestpy.websockets.decorators import _Marker
 
-    return issubclass(obj, _Marker)
+    return issubclass(obj, _Marker | Inject)
 
 
 def _name(annotation: Any) -> str:
@@ -179,6 +187,14 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
             specs.append(ParamSpec(i, p.name, ParamKind.SOCKET, annotation=base))
         elif isinstance(m, Ack):
             specs.append(ParamSpec(i, p.name, ParamKind.ACK, annotation=base))
+        else:  # Inject(): a provider, resolved per connected socket (DESIGN "Scopes")
+            token = m.token if m.token is not None else base
+            if token is Any or token is inspect.Parameter.empty:
+                raise HandlerContextError(
+                    gateway, fn, f"parameter {p.name!r} uses Inject() without a token or a "
+                    "class annotation; write Annotated[MyService, Inject()] or Inject('TOKEN')",
+                )
+            specs.append(ParamSpec(i, p.name, ParamKind.INJECT, annotation=base, token=token))
     if unmarked and len(unmarked) != len(specs):
         raise HandlerContextError(
             gateway, fn,
@@ -212,4 +228,5 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
         is_async_gen=is_async_gen,
         uses_ack=any(s.kind is ParamKind.ACK for s in specs),
         returns=hints.get("return"),
+        injects=tuple(s for s in specs if s.kind is ParamKind.INJECT),
     )

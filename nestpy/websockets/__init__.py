@@ -1,5 +1,6 @@
 """Socket.IO gateways: NestJS's ``@nestjs/websockets`` for Python."""
 
+from nestpy.common.filters import BaseWsExceptionFilter as BaseWsExceptionFilter
 from nestpy.websockets.adapters import AdapterError as AdapterError
 from nestpy.websockets.adapters import AmqpIoAdapter as AmqpIoAdapter
 from nestpy.websockets.adapters import BrokerUnavailableError as BrokerUnavailableError
@@ -14,6 +15,7 @@ from nestpy.websockets.decorators import WebSocketGateway as WebSocketGateway
 from nestpy.websockets.decorators import WebSocketServer as WebSocketServer
 from nestpy.websockets.emitter import Emitter as Emitter
 from nestpy.websockets.emitter import EmitterOperator as EmitterOperator
+from nestpy.websockets.exceptions import AckTimeoutError as AckTimeoutError
 from nestpy.websockets.exceptions import WsException as WsException
 from nestpy.websockets.interfaces import OnGatewayConnection as OnGatewayConnection
 from nestpy.websockets.interfaces import OnGatewayDisconnect as OnGatewayDisconnect
@@ -27,8 +29,10 @@ from nestpy.websockets.socket import Socket as Socket
 
 __all__ = [
     "Ack",
+    "AckTimeoutError",
     "AdapterError",
     "AmqpIoAdapter",
+    "BaseWsExceptionFilter",
     "BroadcastOperator",
     "BrokerUnavailableError",
     "ClusterTimeoutError",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pydantic
 
+from nestpy._di.scopes import end_request, request_scope_key
 from nestpy._pipeline.encoding import encoder_for, to_wire, to_wire_args
 from nestpy._pipeline.enhancers import catch_types
 from nestpy._pipeline.params import ParamKind, ParamSpec
@@ -26,6 +27,7 @@ from nestpy.common.context import ExecutionContext
 from nestpy.common.filters import INTERNAL_ERROR, error_payload
 from nestpy.common.interfaces import ArgumentMetadata
 from nestpy.common.pipes import ValidationPipe
+from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger
 from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
 from nestpy.websockets._explorer import GatewayDefinition, HandlerDefinition
@@ -101,7 +103,16 @@ def _body_param(
     return lambda s, b, a: validate(get(b))
 
 
-def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tuple[Any, ...]]:
+Injectors = dict[str, Callable[[Socket], Any]]
+
+
+def _inject_param(get: Callable[[Socket], Any]) -> Callable[[Socket, Any, Any], Any]:
+    return lambda s, b, a: get(s)
+
+
+def _sync_args(
+    params: Sequence[ParamSpec], injectors: Injectors | None = None
+) -> Callable[[Socket, Any, Any], tuple[Any, ...]]:
     """Arguments without pipes: specialised for the common shapes."""
     getters: list[Callable[[Socket, Any, Any], Any]] = []
     for spec in params:
@@ -109,6 +120,9 @@ def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tupl
             getters.append(lambda s, b, a: s)
         elif spec.kind is ParamKind.ACK:
             getters.append(lambda s, b, a: a)
+        elif spec.kind is ParamKind.INJECT:
+            assert injectors is not None
+            getters.append(_inject_param(injectors[spec.name]))
         else:
             get = _body_getter(spec)
             validate = _validating(spec)
@@ -153,6 +167,7 @@ def _piped_args(
     params: Sequence[ParamSpec],
     shared_pipes: tuple[Any, ...],
     param_pipes: tuple[tuple[Any, ...], ...],
+    injectors: Injectors | None = None,
 ) -> tuple[Callable[[Socket, Any, Any], Any], bool]:
     """Arguments with pipes: global/class/method pipes, then the parameter's own, then
     the implicit type validation (so ``DefaultValuePipe`` can fill a value first). A
@@ -164,6 +179,10 @@ def _piped_args(
     plans: list[tuple[ParamKind, Callable[[Any], Any], tuple[Any, ...], Any]] = []
     any_async = False
     for index, spec in enumerate(params):
+        if spec.kind is ParamKind.INJECT:
+            assert injectors is not None
+            plans.append((spec.kind, _body_getter(spec), (), injectors[spec.name]))
+            continue
         if spec.kind is not ParamKind.BODY:
             plans.append((spec.kind, _body_getter(spec), (), None))
             continue
@@ -189,6 +208,9 @@ def _piped_args(
             if kind is ParamKind.ACK:
                 out.append(a)
                 continue
+            if kind is ParamKind.INJECT:
+                out.append(extra(s))
+                continue
             meta, validate = extra
             value = get(b)
             for fn, is_async in steps:
@@ -208,6 +230,9 @@ def _piped_args(
                 continue
             if kind is ParamKind.ACK:
                 out.append(a)
+                continue
+            if kind is ParamKind.INJECT:
+                out.append(extra(s))
                 continue
             meta, validate = extra
             value = get(b)
@@ -249,6 +274,7 @@ def _compile_handler(
     server: NestAsyncServer,
     enh: Enhancers,
     include_cause: bool,
+    injectors: Injectors | None = None,
 ) -> Handler:
     cls = definition.cls
     event = hdef.event
@@ -267,13 +293,13 @@ def _compile_handler(
     sync_args: Callable[[Socket, Any, Any], tuple[Any, ...]] | None = None
     if has_pipes:
         # DESIGN: pipes also run for the no-marker (client, data) form.
-        builder, pipes_async = _piped_args(sig.params, enh.pipes, enh.param_pipes)
+        builder, pipes_async = _piped_args(sig.params, enh.pipes, enh.param_pipes, injectors)
         if pipes_async:
             async_args = builder
         else:
             sync_args = builder
     else:
-        sync_args = _sync_args(sig.params)
+        sync_args = _sync_args(sig.params, injectors)
 
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in enh.guards)
     interceptors = tuple(_async_intercept(i.intercept) for i in enh.interceptors)
@@ -448,6 +474,21 @@ def _compile_handler(
     return Handler(run_full, inline=False)
 
 
+def _socket_scoped(get: Callable[[], Any]) -> Callable[[Socket], Any]:
+    """*get* run with *sock* as the request key (``Scope.REQUEST`` = one per socket)."""
+    set_key = request_scope_key.set
+    reset_key = request_scope_key.reset
+
+    def inject(sock: Socket) -> Any:
+        token = set_key(sock)
+        try:
+            return get()
+        finally:
+            reset_key(token)
+
+    return inject
+
+
 def _async_intercept(fn: Callable[..., Any]) -> Callable[..., Any]:
     """*fn* itself when it is ``async def``; otherwise wrapped so that it always returns an
     awaitable (a plain ``def intercept`` may return ``call_next()`` or a value)."""
@@ -496,6 +537,7 @@ def bind_gateway(
     connection_guards: tuple[Any, ...],
     include_cause: bool = True,
     middleware: list[Any] | None = None,
+    resolve: Callable[[Any, Any], Callable[[], Any]] | None = None,
 ) -> GatewayRuntime:
     """Compile *instance*'s handlers and hooks and register them on *server*.
 
@@ -504,13 +546,27 @@ def bind_gateway(
     """
     mws: list[Any] = middleware if middleware is not None else []
     cls = definition.cls
-    handlers = {
-        h.event: _compile_handler(
+    # Inject() parameters: resolved with the socket as the request key, so a Scope.REQUEST
+    # provider is one instance per connected socket (NestJS 12's per-client context),
+    # dropped at disconnect. Handlers without Inject() parameters pay nothing.
+    per_socket = False
+    handlers: dict[str, Handler] = {}
+    for h in definition.handlers:
+        injectors: Injectors | None = None
+        if h.signature.injects:
+            if resolve is None:
+                raise BootstrapError(
+                    f"[gateway={cls.__qualname__}, handler={h.name}] Inject() parameters need "
+                    "the DI container; bind the gateway through NestFactory.create"
+                )
+            per_socket = True
+            injectors = {
+                spec.name: _socket_scoped(resolve(spec.token, cls)) for spec in h.signature.injects
+            }
+        handlers[h.event] = _compile_handler(
             instance, definition, h, server, handler_enhancers.get(h.event, Enhancers()),
-            include_cause,
+            include_cause, injectors,
         )
-        for h in definition.handlers
-    }
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in connection_guards)
     conn = instance.handle_connection if definition.has_connection else None
     conn_fn = getattr(cls, "handle_connection", None) if definition.has_connection else None
@@ -559,6 +615,8 @@ def bind_gateway(
     async def on_disconnect(sock: Socket, reason: str | None) -> None:
         for throttler in throttlers:
             throttler.release(sock.id)
+        if per_socket:
+            end_request(sock)  # this socket's Scope.REQUEST instances go with it
         if disc is None:
             return
         try:
