@@ -59,7 +59,14 @@ def with_core_module(module: type | DynamicModule) -> DynamicModule:
 
 
 class NestApplication:
-    """A created application: providers built, gateways explored, not yet listening."""
+    """A created application: providers built, gateways explored, not yet listening.
+
+    Attributes:
+        http_app: the aiohttp ``web.Application`` served on the application's port (the
+            one ``listen(port)`` binds and gateways without a port share). Add routes,
+            static files and health checks to it before ``listen()``, e.g. in a module's
+            ``configure_app(self, app)`` hook, which ``nestpy start`` runs too.
+    """
 
     def __init__(
         self,
@@ -169,6 +176,15 @@ class NestApplication:
         """Create the servers, compile handlers and run the init hooks (idempotent)."""
         if self._initialised:
             return self
+        # Modules' configure_app(app) hooks: the place to add HTTP routes to app.http_app
+        # (health checks, static files), global enhancers or an adapter. They run for every
+        # module (deepest first), under NestFactory.run, `nestpy start` and tests alike.
+        for node in self._container.modules:
+            configure = getattr(node.instance, "configure_app", None)
+            if configure is not None:
+                r = configure(self)
+                if asyncio.iscoroutine(r):
+                    await r
         from nestpy.websockets._binding import Enhancers, bind_gateway
         from nestpy.websockets._servers import ServerRegistry
         from nestpy.websockets.server import Server
@@ -243,7 +259,9 @@ class NestApplication:
         remap = dict(gateway_ports or {})
         for declared, entry in self._registry.ports.items():
             if declared is None:
-                if port is None and not entry.servers:
+                # Bound when asked for, when a gateway shares it, or when configure_app
+                # added HTTP routes to http_app (health checks behind `nestpy start`).
+                if port is None and not entry.servers and not len(self.http_app.router):
                     continue
                 actual = port if port is not None else int(os.environ.get("PORT", "3000"))
                 app = self.http_app

@@ -197,6 +197,7 @@ class Logger:
 _LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "aiohttp")
 
 _CORS_REFUSAL = " is not an accepted origin."
+_CLIENT_ERROR_SUFFIX = " (further occurrences of this error will be logged with level INFO)"
 
 
 class _StructlogHandler(logging.Handler):
@@ -222,6 +223,11 @@ class _StructlogHandler(logging.Handler):
                     f"refused the handshake from origin {origin}: CORS is closed by default; "
                     "allow it with @WebSocketGateway(cors=[...]) (or cors=True for any origin)"
                 )
+                level = logging.WARNING
+            elif _CLIENT_ERROR_SUFFIX in message:
+                # python-engineio's "log once" errors are all bad client requests (invalid
+                # transport, session or upgrade): a warning, not a server error.
+                message = message.replace(_CLIENT_ERROR_SUFFIX, "")
                 level = logging.WARNING
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exc_info"] = record.exc_info
