@@ -261,7 +261,7 @@ class NestApplication:
             if declared is None:
                 # Bound when asked for, when a gateway shares it, or when configure_app
                 # added HTTP routes to http_app (health checks behind `nestpy start`).
-                if port is None and not entry.servers and not len(self.http_app.router):
+                if port is None and not entry.servers and not self.http_app.router.resources():
                     continue
                 actual = port if port is not None else int(os.environ.get("PORT", "3000"))
                 app = self.http_app
