@@ -101,19 +101,6 @@ def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamS
     """In the (client, data) form the first parameter is the Socket: an annotation that says
     otherwise (a model, ``str``...) would hand the handler a Socket it does not expect."""
     first = specs[0]
-    if not _socket_like(first.annotation):
-        fix = (
-            f"{first.name}: Annotated[{_name(first.annotation)}, MessageBody()]"
-            if len(specs) == 1
-            else f"mark the parameters, e.g. {first.name}: Annotated[{_name(first.annotation)}, "
-            "MessageBody()]"
-        )
-        raise HandlerContextError(
-            gateway, fn,
-            f"parameter {first.name!r} is annotated {_name(first.annotation)}, but a handler "
-            "without markers is called as (client, data), so it would receive the Socket; "
-            f"write {fix} (or annotate it as Socket)",
-        )
     if len(specs) == 2 and _socket_like(specs[1].annotation) and specs[1].annotation not in (
         Any, object, inspect.Parameter.empty
     ):
@@ -121,6 +108,15 @@ def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamS
             gateway, fn,
             f"parameter {specs[1].name!r} is annotated Socket, but a handler without markers "
             "is called as (client, data); put the Socket first or use ConnectedSocket()",
+        )
+    if not _socket_like(first.annotation):
+        also = "" if len(specs) == 1 else " and mark the other parameter too"
+        raise HandlerContextError(
+            gateway, fn,
+            f"parameter {first.name!r} is annotated {_name(first.annotation)}, but a handler "
+            "without markers is called as (client, data), so it would receive the Socket; "
+            f"write {first.name}: Annotated[{_name(first.annotation)}, MessageBody()]{also} "
+            "(or annotate it as Socket)",
         )
 
 
