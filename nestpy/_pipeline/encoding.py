@@ -14,9 +14,13 @@ only ever meets JSON types and ``bytes``. Conversions, the same with and without
 
 A value with no conversion raises :class:`EncodeError` (a ``TypeError``) naming its type.
 
-JSON-shaped data, the common case, is checked and returned as is: no copy. A handler whose
-return annotation is a pydantic model (or a list of them) gets a serializer built once at
-bootstrap (:func:`encoder_for`), which skips the type walk.
+Two layers keep plain JSON data free of cost: the wrappers convert only top-level values
+that are not JSON types (one type lookup per argument), and the packet codec (orjson or the
+stdlib, ``nestpy._speed``) calls :func:`json_default` for anything nested it cannot carry,
+which plain data never triggers. Both raise ``EncodeError`` before anything is written, so
+the sender answers the caller's ack with the error payload. A handler whose return
+annotation is a pydantic model (or a list of them) gets a serializer built once at bootstrap
+(:func:`encoder_for`).
 """
 
 from __future__ import annotations
@@ -31,12 +35,16 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
-    "EncodeError", "Encoder", "encoder_for", "event_data", "to_wire", "to_wire_args",
+    "NATIVE_TYPES", "EncodeError", "Encoder", "encoder_for", "event_data", "json_default",
+    "to_wire", "to_wire_args",
 ]
 
 Encoder = Callable[[Any], Any]
 
 _PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None), bytes})
+#: What the codec carries natively at the top level (containers are not walked).
+_NATIVE: frozenset[type] = _PLAIN | {dict, list}
+NATIVE_TYPES = _NATIVE
 
 
 class EncodeError(TypeError):
@@ -49,24 +57,6 @@ class EncodeError(TypeError):
             "for Socket.IO: return JSON types, pydantic models, dataclasses, datetime/UUID/"
             "Decimal/Enum values, or bytes"
         )
-
-
-def _is_plain(value: Any) -> bool:
-    """Whether *value* is JSON-shaped already (exact types only: subclasses are converted)."""
-    t = type(value)
-    if t in _PLAIN:
-        return True
-    if t is list:
-        for item in value:  # noqa: SIM110 - any() over a generator costs twice as much
-            if not _is_plain(item):
-                return False
-        return True
-    if t is dict:
-        for key, item in value.items():  # noqa: SIM110
-            if type(key) is not str or not _is_plain(item):
-                return False
-        return True
-    return False
 
 
 def _convert(value: Any) -> Any:
@@ -109,21 +99,25 @@ def _key(key: Any) -> str:
 
 
 def to_wire(value: Any) -> Any:
-    """*value* as JSON types and ``bytes`` (itself when it already is).
+    """*value* ready for the packet codec (itself when it is a JSON type or bytes).
+
+    Only the top level is checked here (one type lookup, no walk over dicts and lists):
+    values nested in plain containers are converted by the codec's ``default`` hook
+    (:func:`json_default`), which costs nothing for plain JSON data.
 
     Raises:
-        EncodeError: a value of a type nestpy cannot encode.
+        EncodeError: a top-level value of a type nestpy cannot encode.
     """
-    if _is_plain(value):
+    if type(value) in _NATIVE:
         return value
     return _convert(value)
 
 
 def to_wire_args(args: tuple[Any, ...]) -> list[Any]:
-    """Emit/ack arguments as a list of wire values (one list, no copy of plain values)."""
+    """Emit/ack arguments as a list of wire values (see :func:`to_wire`)."""
     out = list(args)
     for i, item in enumerate(out):
-        if not _is_plain(item):
+        if type(item) not in _NATIVE:
             out[i] = _convert(item)
     return out
 
@@ -133,9 +127,21 @@ def event_data(event: str, args: tuple[Any, ...]) -> list[Any]:
     out = [event, *args]
     for i in range(1, len(out)):
         item = out[i]
-        if not _is_plain(item):
+        if type(item) not in _NATIVE:
             out[i] = _convert(item)
     return out
+
+
+def json_default(value: Any) -> Any:
+    """The packet codec's ``default`` hook: a value JSON cannot carry, converted.
+
+    Raises:
+        EncodeError: no conversion exists (the send fails; the caller answers the ack).
+    """
+    converted = _convert(value)
+    if converted is value:  # e.g. bytes nested where JSON cannot hold them
+        raise EncodeError(value)
+    return converted
 
 
 def _model_list_type(annotation: Any) -> type | None:

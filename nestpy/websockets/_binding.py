@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 
 from nestpy._di.scopes import end_request, request_scope_key
-from nestpy._pipeline.encoding import encoder_for, to_wire, to_wire_args
+from nestpy._pipeline.encoding import NATIVE_TYPES, encoder_for, to_wire, to_wire_args
 from nestpy._pipeline.enhancers import catch_types
 from nestpy._pipeline.params import ParamKind, ParamSpec
 from nestpy._pipeline.throttle import ThrottleGuard
@@ -306,6 +306,7 @@ def _compile_handler(
     filters = tuple((f.catch, catch_types(f), type(f).__qualname__) for f in enh.filters)
     #: chosen once from the return annotation (a model → a prebuilt serializer)
     encode = encoder_for(sig.returns)
+    native = NATIVE_TYPES if encode is to_wire else frozenset()
     handler_name = f"{cls.__qualname__}.{hdef.name}"
 
     async def respond(sock: Socket, result: Any, ack_id: int | None, stream: bool) -> None:
@@ -334,7 +335,10 @@ def _compile_handler(
                 await send_ack(sock, ack_id, to_wire_args(result))
             else:
                 # Encoded before anything is sent: an EncodeError still answers the ack.
-                await send_ack(sock, ack_id, [encode(result)])
+                # JSON types skip the encoder call (no annotation: the hot path).
+                await send_ack(
+                    sock, ack_id, [result if type(result) in native else encode(result)]
+                )
 
     async def on_error(
         exc: Exception, sock: Socket, body: Any, ack_id: int | None, ctx: ExecutionContext | None
