@@ -58,6 +58,12 @@ APP = textwrap.dedent(
         assert reply["message"] == "Unknown event 'nowhere'", reply
         await client.call("boom", 1, namespace="/chat", timeout=5)
         await client.disconnect()
+        # What python-engineio logs with a traceback ("message async handler error").
+        import logging
+        try:
+            raise ValueError("inside the engine")
+        except ValueError:
+            logging.getLogger("engineio.server").exception("message async handler error")
         # A browser page from another origin: CORS is closed by default.
         async with aiohttp.ClientSession() as http:
             async with http.get(
@@ -97,8 +103,11 @@ def test_every_line_is_json_and_says_what_it_should(tmp_path: Path) -> None:
     cors = [r for r in records if "evil.example" in str(r.get("message"))]
     assert len(cors) == 1 and cors[0]["level"] == "warning"
     assert "cors=" in cors[0]["message"]
+    engine = by_message["message async handler error"]
+    assert engine["context"] == "engineio.server" and "inside the engine" in engine["exception"]
     errors = [r["message"] for r in records if r.get("level") == "error"]
-    assert errors == ["unhandled error in handler"]  # unknown events log no error
+    # Unknown events log no error; the two errors are the handler's and the engine's.
+    assert errors == ["unhandled error in handler", "message async handler error"]
 
 
 BROKEN = textwrap.dedent(
