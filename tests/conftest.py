@@ -6,7 +6,7 @@ import functools
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -87,3 +87,22 @@ def nestpy_error_guard(request: pytest.FixtureRequest) -> Iterator[list[dict[str
             f"cause or mark the test @pytest.mark.allow_errors:\n{lines}",
             pytrace=False,
         )
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Any]:
+    """``await serve(Module)`` → a nestpy app listening on ephemeral 127.0.0.1 ports, closed
+    after the test (the hardening suite's fixture)."""
+    from nestpy import NestApplication, NestFactory
+
+    apps: list[NestApplication] = []
+
+    async def _serve(module: Any, **options: Any) -> NestApplication:
+        app = await NestFactory.create(module, **options)
+        apps.append(app)
+        await app.listen(0, "127.0.0.1", ephemeral_gateways=True)
+        return app
+
+    yield _serve
+    for app in reversed(apps):
+        await app.close()

@@ -24,6 +24,7 @@ import injector
 from nestpy.exceptions import ScopeError
 
 __all__ = [
+    "PerRequest",
     "RequestKey",
     "RequestScope",
     "Scope",
@@ -157,3 +158,44 @@ def _token_name(key: object) -> str:
 def is_request_active() -> bool:
     """Whether a request key is set in the current context."""
     return request_scope_key.get() is not None
+
+
+#: The enhancer methods nestpy calls (guards, interceptors, pipes, filters).
+_ENHANCER_METHODS = ("can_activate", "intercept", "transform", "catch")
+
+
+class PerRequest:
+    """Stands in for an enhancer that depends on a ``Scope.REQUEST`` provider.
+
+    Enhancers are compiled once, but such an enhancer needs one instance per request (per
+    connected socket in gateways). Each enhancer method of this stand-in resolves the
+    instance for the current :data:`request_scope_key` (set by the dispatcher for handlers
+    that use one) and calls it; ``async``-ness is the real method's.
+
+    Attributes:
+        target: the enhancer class.
+    """
+
+    def __init__(self, target: type, get: Any) -> None:
+        import inspect
+
+        self.target = target
+        for name in _ENHANCER_METHODS:
+            method = getattr(target, name, None)
+            if method is None:
+                continue
+            if inspect.iscoroutinefunction(method):
+
+                async def call_async(*args: Any, _name: str = name) -> Any:
+                    return await getattr(get(), _name)(*args)
+
+                setattr(self, name, call_async)
+            else:
+
+                def call(*args: Any, _name: str = name) -> Any:
+                    return getattr(get(), _name)(*args)
+
+                setattr(self, name, call)
+
+    def __repr__(self) -> str:
+        return f"<PerRequest {self.target.__qualname__}>"

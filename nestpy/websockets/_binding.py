@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from nestpy._di.scopes import end_request, request_scope_key
+from nestpy._di.scopes import PerRequest, end_request, request_scope_key
 from nestpy._pipeline.encoding import NATIVE_TYPES, encoder_for, to_wire, to_wire_args
 from nestpy._pipeline.enhancers import catch_types
 from nestpy._pipeline.params import ParamKind, ParamSpec
@@ -478,6 +478,26 @@ def _compile_handler(
     return Handler(run_full, inline=False)
 
 
+def _per_request(*groups: Sequence[Any]) -> bool:
+    return any(isinstance(e, PerRequest) for group in groups for e in group)
+
+
+def _with_socket_key(
+    run: Callable[[Socket, Any, int | None], Awaitable[None]],
+) -> Callable[[Socket, Any, int | None], Awaitable[None]]:
+    """*run* with the socket as the request key (request-scoped enhancers resolve per socket;
+    a task spawned inside inherits the key)."""
+
+    async def keyed(sock: Socket, body: Any, ack_id: int | None) -> None:
+        token = request_scope_key.set(sock)
+        try:
+            await run(sock, body, ack_id)
+        finally:
+            request_scope_key.reset(token)
+
+    return keyed
+
+
 def _socket_scoped(get: Callable[[], Any]) -> Callable[[Socket], Any]:
     """*get* run with *sock* as the request key (``Scope.REQUEST`` = one per socket)."""
     set_key = request_scope_key.set
@@ -567,11 +587,18 @@ def bind_gateway(
             injectors = {
                 spec.name: _socket_scoped(resolve(spec.token, cls)) for spec in h.signature.injects
             }
-        handlers[h.event] = _compile_handler(
-            instance, definition, h, server, handler_enhancers.get(h.event, Enhancers()),
-            include_cause, injectors,
-        )
+        enh = handler_enhancers.get(h.event, Enhancers())
+        handler = _compile_handler(instance, definition, h, server, enh, include_cause, injectors)
+        if _per_request(enh.guards, enh.interceptors, enh.pipes, enh.filters,
+                        *enh.param_pipes):
+            # An enhancer depends on a Scope.REQUEST provider: the socket is the request
+            # for the whole pipeline of this handler (only this handler pays for it).
+            per_socket = True
+            handler = Handler(_with_socket_key(handler.run), handler.inline)
+        handlers[h.event] = handler
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in connection_guards)
+    keyed_guards = _per_request(connection_guards)
+    per_socket = per_socket or keyed_guards
     conn = instance.handle_connection if definition.has_connection else None
     conn_fn = getattr(cls, "handle_connection", None) if definition.has_connection else None
     disc = instance.handle_disconnect if definition.has_disconnect else None
@@ -590,12 +617,17 @@ def bind_gateway(
             if guards:
                 # NestJS skips class guards on the handshake; we run them (DESIGN.md "Pipeline").
                 ctx = ExecutionContext(cls, conn_fn, sock, sock.handshake.auth, "connection")
-                for can_activate, is_async_guard in guards:
-                    ok = can_activate(ctx)
-                    if is_async_guard or inspect.isawaitable(ok):
-                        ok = await ok
-                    if not ok:
-                        return {"message": FORBIDDEN}
+                key = request_scope_key.set(sock) if keyed_guards else None
+                try:
+                    for can_activate, is_async_guard in guards:
+                        ok = can_activate(ctx)
+                        if is_async_guard or inspect.isawaitable(ok):
+                            ok = await ok
+                        if not ok:
+                            return {"message": FORBIDDEN}
+                finally:
+                    if key is not None:
+                        request_scope_key.reset(key)
             if conn is not None:
                 r = conn(sock)
                 if inspect.isawaitable(r):

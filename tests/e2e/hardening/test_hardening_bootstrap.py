@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import pydantic
 import pytest
-from conftest import Serve
+from hardening_support import Serve
 
 from nestpy import BootstrapError, Injectable, Module, NestFactory, UnknownDependencyError
 from nestpy.common import UseGuards, UseInterceptors

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import Serve
+from hardening_support import Serve
 
 from nestpy.testing import ConnectionRefused
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import pydantic
 import pytest
-from conftest import Serve
+from hardening_support import Serve
 
 from nestpy import Module
 from nestpy._speed import OrjsonCodec, StdlibCodec, default_json

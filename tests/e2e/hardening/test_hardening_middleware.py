@@ -8,8 +8,7 @@ from typing import Annotated, Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import Serve
-from hardening_support import eventually
+from hardening_support import Serve, eventually
 
 from nestpy import Module, NestApplication
 from nestpy.common import UseGuards

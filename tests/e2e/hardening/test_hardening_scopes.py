@@ -8,10 +8,11 @@ import weakref
 from typing import Annotated, Any
 
 import pytest
-from conftest import Serve
-from hardening_support import eventually
+from hardening_support import Serve, eventually
 
 from nestpy import Inject, Injectable, Module, NestFactory, Scope, UnknownDependencyError
+from nestpy.common import ExecutionContext, UseGuards
+from nestpy.testing import ConnectionRefused
 from nestpy.websockets import MessageBody, SubscribeMessage, WebSocketGateway
 
 pytestmark = pytest.mark.e2e
@@ -99,3 +100,52 @@ class InvisibleModule: ...
 async def test_an_injected_handler_parameter_must_be_visible_at_create() -> None:
     with pytest.raises(UnknownDependencyError, match="Session needed by InvisibleGateway"):
         await NestFactory.create(InvisibleModule)
+
+
+@Injectable(scope=Scope.REQUEST)
+class Quota:
+    """Per socket: how many messages this connection may still send."""
+
+    def __init__(self) -> None:
+        self.left = 2
+
+
+class QuotaGuard:
+    """A guard built per socket: it receives that socket's Quota."""
+
+    def __init__(self, quota: Quota) -> None:
+        self.quota = quota
+
+    def can_activate(self, context: ExecutionContext) -> bool:
+        client = context.switch_to_ws().get_client()
+        if context.switch_to_ws().get_pattern() == "connection":
+            return client.handshake.auth.get("ok") is True
+        self.quota.left -= 1
+        return self.quota.left >= 0
+
+
+@UseGuards(QuotaGuard)
+@WebSocketGateway(namespace="quota")
+class QuotaGateway:
+    @SubscribeMessage("send")
+    def send(self, quota: Annotated[Quota, Inject()]) -> int:
+        return quota.left  # the same instance the guard got
+
+
+@Module(providers=[Quota, QuotaGateway])
+class QuotaModule: ...
+
+
+async def test_a_guard_with_a_request_scoped_dependency_is_per_socket(serve: Serve) -> None:
+    app = await serve(QuotaModule)
+    with pytest.raises(ConnectionRefused, match="Forbidden resource"):
+        await app.test_client("/quota", auth={"ok": False}).connect()
+    async with (
+        app.test_client("/quota", auth={"ok": True}) as a,
+        app.test_client("/quota", auth={"ok": True}) as b,
+    ):
+        assert await a.call("send") == 1
+        assert await a.call("send") == 0
+        forbidden = await a.call("send")
+        assert forbidden["message"] == "Forbidden resource"
+        assert await b.call("send") == 1  # b has its own quota
