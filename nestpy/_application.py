@@ -190,7 +190,6 @@ class NestApplication:
         from nestpy.websockets.server import Server
 
         self._initialised = True
-        route_library_logs()  # before the servers exist: python-engineio checks its logger
         manager_factory = None
         if self._adapter is not None:
             manager_factory = self._adapter.create_client_manager
@@ -219,6 +218,9 @@ class NestApplication:
                          resolve=resolve)
             if definition.has_init:
                 after_init.append((instance, server))
+        # After the servers exist: python-engineio has chosen its level (logger=True → INFO)
+        # and added its plain StreamHandler, which this replaces with nestpy's output.
+        route_library_logs()
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
         for instance, server in after_init:
             r = instance.after_init(server)

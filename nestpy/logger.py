@@ -250,9 +250,11 @@ def route_library_logs() -> None:
     """Send python-engineio, python-socketio and aiohttp log records through nestpy's
     structlog output (idempotent; called when the application starts).
 
-    Loggers the application configured itself (a handler of its own) are left alone. A
-    logger without a level gets ``WARNING`` (python-engineio would otherwise add a plain
-    ``StreamHandler`` of its own, whose text lines break the JSON stream).
+    Loggers the application configured itself (a handler of its own) are left alone.
+    python-engineio's own plain ``StreamHandler`` (added when a server is created, its text
+    lines break the JSON stream) is replaced; the level it chose stays (``ERROR``, or
+    ``INFO`` with the gateway option ``logger=True``). A logger without a level gets
+    ``WARNING``.
     """
     global _library_handler
     if _library_handler is None:
