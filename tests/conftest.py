@@ -90,8 +90,8 @@ def nestpy_error_guard(request: pytest.FixtureRequest) -> Iterator[list[dict[str
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Any]:
-    """``await serve(Module)`` → a nestpy app listening on ephemeral 127.0.0.1 ports, closed
+async def serve_app() -> AsyncIterator[Any]:
+    """``await serve_app(Module)`` → a nestpy app listening on ephemeral 127.0.0.1 ports, closed
     after the test (the hardening suite's fixture)."""
     from nestpy import NestApplication, NestFactory
 

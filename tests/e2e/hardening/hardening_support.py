@@ -1,4 +1,4 @@
-"""Helpers of the hardening e2e suite (issue 10); its ``serve`` fixture is in tests/conftest.py.
+"""Helpers of the hardening e2e suite (issue 10); its ``serve_app`` fixture is in tests/conftest.py.
 
 Deliberately no conftest.py here: the pipeline suite imports its own ``conftest`` by name,
 and a second module called ``conftest`` would shadow it depending on the argument order.
@@ -22,6 +22,6 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0, what: str 
         await asyncio.sleep(0.01)
 
 
-#: ``await serve(Module)``: the ``serve`` fixture.
+#: ``await serve_app(Module)``: the ``serve_app`` fixture.
 Serve = Callable[..., Awaitable[NestApplication]]
 

@@ -101,8 +101,8 @@ class MarkerLessButRight:
         return data
 
 
-async def test_the_marker_less_form_still_works(serve: Serve) -> None:
-    app = await serve(gateway_module(MarkerLessButRight))
+async def test_the_marker_less_form_still_works(serve_app: Serve) -> None:
+    app = await serve_app(gateway_module(MarkerLessButRight))
     async with app.test_client("/ok") as client:
         assert await client.call("echo", {"x": 1}) == {"x": 1}
 

@@ -67,9 +67,9 @@ def test_docs_import_only_public_modules() -> None:
         assert private == [], f"{page.name} imports private modules: {private}"
 
 
-async def test_returning_models(serve: Serve) -> None:
+async def test_returning_models(serve_app: Serve) -> None:
     ex = load("returns")
-    app = await serve(ex.AppModule)
+    app = await serve_app(ex.AppModule)
     async with app.test_client("/chat") as client:
         sent = await client.call("send", "hello")
         assert sent["text"] == "hello" and re.fullmatch(r"[0-9a-f-]{36}", sent["id"])
@@ -79,18 +79,18 @@ async def test_returning_models(serve: Serve) -> None:
         assert await client.receive("latest") == sent
 
 
-async def test_scopes_per_socket_and_per_message(serve: Serve) -> None:
+async def test_scopes_per_socket_and_per_message(serve_app: Serve) -> None:
     ex = load("returns")
-    app = await serve(ex.AppModule)
+    app = await serve_app(ex.AppModule)
     async with app.test_client("/session") as a, app.test_client("/session") as b:
         assert await a.call("note", "x") == {"seen": ["x"], "draft": ["X"]}
         assert await a.call("note", "y") == {"seen": ["x", "y"], "draft": ["Y"]}
         assert await b.call("note", "z") == {"seen": ["z"], "draft": ["Z"]}
 
 
-async def test_middleware_and_broadcast_acks(serve: Serve) -> None:
+async def test_middleware_and_broadcast_acks(serve_app: Serve) -> None:
     ex = load("middleware_http")
-    app = await serve(ex.AppModule)
+    app = await serve_app(ex.AppModule)
     with pytest.raises(ConnectionRefused, match="invalid token"):
         await app.test_client("/chat", auth={"token": "wrong"}).connect()
     async with (
@@ -106,8 +106,8 @@ async def test_middleware_and_broadcast_acks(serve: Serve) -> None:
         assert reply["complete"] is True and sorted(reply["votes"]) == ["no", "yes"]
 
 
-async def test_health_route_beside_the_gateways(serve: Serve) -> None:
+async def test_health_route_beside_the_gateways(serve_app: Serve) -> None:
     ex = load("middleware_http")
-    app = await serve(ex.AppModule)
+    app = await serve_app(ex.AppModule)
     async with aiohttp.ClientSession() as http, http.get(app.get_url() + "/health") as r:
         assert r.status == 200 and await r.json() == {"status": "ok"}

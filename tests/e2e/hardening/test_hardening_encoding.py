@@ -160,8 +160,8 @@ def test_the_codec_under_test_is_the_one_expected() -> None:
         assert default_json() is OrjsonCodec
 
 
-async def test_models_and_lists_of_models_are_acked(serve: Serve) -> None:
-    app = await serve(EncodingModule)
+async def test_models_and_lists_of_models_are_acked(serve_app: Serve) -> None:
+    app = await serve_app(EncodingModule)
     async with app.test_client("/enc") as client:
         assert await client.call("model") == MSG_JSON
         assert await client.call("models") == [MSG_JSON, MSG_JSON]
@@ -169,8 +169,8 @@ async def test_models_and_lists_of_models_are_acked(serve: Serve) -> None:
         assert await client.call("several") == (MSG_JSON, "red")
 
 
-async def test_dataclass_datetime_decimal_enum_and_bytes(serve: Serve) -> None:
-    app = await serve(EncodingModule)
+async def test_dataclass_datetime_decimal_enum_and_bytes(serve_app: Serve) -> None:
+    app = await serve_app(EncodingModule)
     async with app.test_client("/enc") as client:
         assert await client.call("mixed") == {
             "point": {"x": 1, "when": "2026-01-02", "price": "1.10"},
@@ -182,8 +182,8 @@ async def test_dataclass_datetime_decimal_enum_and_bytes(serve: Serve) -> None:
         }
 
 
-async def test_emits_responses_and_manual_acks_are_encoded(serve: Serve) -> None:
-    app = await serve(EncodingModule)
+async def test_emits_responses_and_manual_acks_are_encoded(serve_app: Serve) -> None:
+    app = await serve_app(EncodingModule)
     async with app.test_client("/enc") as client:
         await client.emit("respond")
         assert await client.receive("reply") == MSG_JSON
@@ -193,15 +193,15 @@ async def test_emits_responses_and_manual_acks_are_encoded(serve: Serve) -> None
         assert await client.call("manual") == MSG_JSON
 
 
-async def test_server_emit_with_ack_sends_a_model(serve: Serve) -> None:
-    app = await serve(EncodingModule)
+async def test_server_emit_with_ack_sends_a_model(serve_app: Serve) -> None:
+    app = await serve_app(EncodingModule)
     async with app.test_client("/enc") as client:
         client.on("question", lambda data: {"seen": data["text"]})
         assert await client.call("ask") == {"seen": "hi"}
 
 
-async def test_a_sync_handler_returning_a_coroutine_is_awaited(serve: Serve) -> None:
-    app = await serve(EncodingModule)
+async def test_a_sync_handler_returning_a_coroutine_is_awaited(serve_app: Serve) -> None:
+    app = await serve_app(EncodingModule)
     async with app.test_client("/enc") as client:
         assert await client.call("lazy", "later") == {**MSG_JSON, "text": "later"}
 
@@ -209,9 +209,9 @@ async def test_a_sync_handler_returning_a_coroutine_is_awaited(serve: Serve) -> 
 @pytest.mark.allow_errors
 @pytest.mark.parametrize("event", ["bad", "bad_manual", "bad_response"])
 async def test_an_unencodable_value_answers_the_ack_with_the_error(
-    serve: Serve, event: str, nestpy_error_guard: list[dict[str, Any]]
+    serve_app: Serve, event: str, nestpy_error_guard: list[dict[str, Any]]
 ) -> None:
-    app = await serve(EncodingModule)
+    app = await serve_app(EncodingModule)
     async with app.test_client("/enc") as client:
         reply = await client.call(event, timeout=3)
         assert reply == {

@@ -69,8 +69,8 @@ class MiddlewareGateway(OnGatewayInit, OnGatewayConnection):
 class MiddlewareModule: ...
 
 
-async def test_middleware_runs_before_guards_and_can_refuse(serve: Serve) -> None:
-    app = await serve(MiddlewareModule)
+async def test_middleware_runs_before_guards_and_can_refuse(serve_app: Serve) -> None:
+    app = await serve_app(MiddlewareModule)
     calls.clear()
     async with app.test_client("/mw", auth={"token": "secret"}) as client:
         assert await client.call("whoami") == "ada"
@@ -114,8 +114,8 @@ class BroadcastGateway:
 class BroadcastModule: ...
 
 
-async def test_broadcast_acks_gather_one_reply_per_client(serve: Serve) -> None:
-    app = await serve(BroadcastModule)
+async def test_broadcast_acks_gather_one_reply_per_client(serve_app: Serve) -> None:
+    app = await serve_app(BroadcastModule)
     async with (
         app.test_client("/acks") as a,
         app.test_client("/acks") as b,
@@ -139,8 +139,8 @@ async def test_broadcast_acks_gather_one_reply_per_client(serve: Serve) -> None:
         assert await c.call("poll_timeout_first", "r1", timeout=5) == ["a:x", "b"]
 
 
-async def test_a_silent_client_raises_ack_timeout_with_partial_responses(serve: Serve) -> None:
-    app = await serve(BroadcastModule)
+async def test_a_silent_client_raises_ack_timeout_with_partial_responses(serve_app: Serve) -> None:
+    app = await serve_app(BroadcastModule)
     async with app.test_client("/acks") as a, app.test_client("/acks") as silent:
         a.on("vote", lambda data: "yes")
         silent.on("vote", lambda data: _never())  # an async handler that never returns
@@ -172,8 +172,8 @@ class RawGateway(OnGatewayInit):
 class RawModule: ...
 
 
-async def test_unknown_events_answer_a_waiting_ack_and_log_no_error(serve: Serve) -> None:
-    app = await serve(RawModule)
+async def test_unknown_events_answer_a_waiting_ack_and_log_no_error(serve_app: Serve) -> None:
+    app = await serve_app(RawModule)
     async with app.test_client("/raw") as client:
         reply = await client.call("nope", {"a": 1}, timeout=3)
         assert reply == {
@@ -186,8 +186,8 @@ async def test_unknown_events_answer_a_waiting_ack_and_log_no_error(serve: Serve
     # nestpy_error_guard (autouse) fails this test if anything was logged at ERROR.
 
 
-async def test_raw_message_handlers_run_with_python_socketio_semantics(serve: Serve) -> None:
-    app = await serve(RawModule)
+async def test_raw_message_handlers_run_with_python_socketio_semantics(serve_app: Serve) -> None:
+    app = await serve_app(RawModule)
     async with app.test_client("/raw") as client:
         assert await client.call("legacy", 5) == {"sid_seen": True, "data": 5}
 
@@ -244,8 +244,8 @@ class LateGateway:
 class LateModule: ...
 
 
-async def test_testing_client_answers_server_acks(serve: Serve) -> None:
-    app = await serve(LateModule)
+async def test_testing_client_answers_server_acks(serve_app: Serve) -> None:
+    app = await serve_app(LateModule)
     async with app.test_client("/late") as client:
 
         @client.on("question")

@@ -69,9 +69,9 @@ class ScopedGateway:
 class ScopedModule: ...
 
 
-async def test_request_scope_is_one_instance_per_socket(serve: Serve) -> None:
+async def test_request_scope_is_one_instance_per_socket(serve_app: Serve) -> None:
     alive.clear()
-    app = await serve(ScopedModule)
+    app = await serve_app(ScopedModule)
     async with app.test_client("/scoped") as a, app.test_client("/scoped") as b:
         assert await a.call("say", "a1") == {"mine": ["a1"], "total": 1, "scratch": ["a1"]}
         assert await a.call("say", "a2") == {"mine": ["a1", "a2"], "total": 2, "scratch": ["a2"]}
@@ -136,8 +136,8 @@ class QuotaGateway:
 class QuotaModule: ...
 
 
-async def test_a_guard_with_a_request_scoped_dependency_is_per_socket(serve: Serve) -> None:
-    app = await serve(QuotaModule)
+async def test_a_guard_with_a_request_scoped_dependency_is_per_socket(serve_app: Serve) -> None:
+    app = await serve_app(QuotaModule)
     with pytest.raises(ConnectionRefused, match="Forbidden resource"):
         await app.test_client("/quota", auth={"ok": False}).connect()
     async with (
