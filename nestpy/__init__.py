@@ -15,6 +15,7 @@ from nestpy._di import Injectable as Injectable
 from nestpy._di import Module as Module
 from nestpy._di import Provider as Provider
 from nestpy._di import Scope as Scope
+from nestpy._di.scopes import request_context as request_context
 from nestpy.exceptions import BootstrapError as BootstrapError
 from nestpy.exceptions import NestpyError as NestpyError
 from nestpy.exceptions import UnknownDependencyError as UnknownDependencyError
@@ -35,4 +36,5 @@ __all__ = [
     "Scope",
     "UnknownDependencyError",
     "__version__",
+    "request_context",
 ]

@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from nestpy import _metadata as md
 from nestpy._di import Container, DynamicModule, Global, Module
+from nestpy._di.container import ModuleNode
 from nestpy._di.lifecycle import call_hook, hook_order
 from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, resolve_enhancers
 from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
-from nestpy.logger import Logger
+from nestpy.logger import Logger, route_library_logs
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from nestpy._di.container import ModuleNode
     from nestpy.websockets._explorer import GatewayDefinition
     from nestpy.websockets._servers import ServerRegistry
     from nestpy.websockets._ws.adapter import PlainRegistry
@@ -60,7 +60,14 @@ def with_core_module(module: type | DynamicModule) -> DynamicModule:
 
 
 class NestApplication:
-    """A created application: providers built, gateways explored, not yet listening."""
+    """A created application: providers built, gateways explored, not yet listening.
+
+    Attributes:
+        http_app: the aiohttp ``web.Application`` served on the application's port (the
+            one ``listen(port)`` binds and gateways without a port share). Add routes,
+            static files and health checks to it before ``listen()``, e.g. in a module's
+            ``configure_app(self, app)`` hook, which ``nestpy start`` runs too.
+    """
 
     def __init__(
         self,
@@ -100,27 +107,46 @@ class NestApplication:
                 "handlers are compiled once at start, so register it before listen()."
             )
 
+    def _check_buildable(self, items: tuple[Any, ...]) -> None:
+        # A class whose dependencies are missing fails here, where it is registered, rather
+        # than at listen() (built for every gateway's module then; cached by the container).
+        for item in items:
+            if isinstance(item, type):
+                for _instance, _definition, node in self._gateways:
+                    self._container.create(item, node)
+
     def use_global_guards(self, *guards: Any) -> NestApplication:
-        """Guards for every gateway handler (classes are built by the container)."""
+        """Guards for every gateway handler (classes are built by the container).
+
+        Raises:
+            UnknownDependencyError: a guard class depends on a provider no gateway's module
+                can see (raised here, not at listen()).
+        """
         self._check_open("use_global_guards")
+        self._check_buildable(guards)
         self._globals.guards.extend(guards)
         return self
 
     def use_global_interceptors(self, *interceptors: Any) -> NestApplication:
-        """Interceptors for every gateway handler."""
+        """Interceptors for every gateway handler (checked as :meth:`use_global_guards`)."""
         self._check_open("use_global_interceptors")
+        self._check_buildable(interceptors)
         self._globals.interceptors.extend(interceptors)
         return self
 
     def use_global_pipes(self, *pipes: Any) -> NestApplication:
-        """Pipes for every gateway handler's message body."""
+        """Pipes for every gateway handler's message body (checked as
+        :meth:`use_global_guards`)."""
         self._check_open("use_global_pipes")
+        self._check_buildable(pipes)
         self._globals.pipes.extend(pipes)
         return self
 
     def use_global_filters(self, *filters: Any) -> NestApplication:
-        """Exception filters tried after method and class filters."""
+        """Exception filters tried after method and class filters (checked as
+        :meth:`use_global_guards`)."""
         self._check_open("use_global_filters")
+        self._check_buildable(filters)
         self._globals.filters.extend(filters)
         return self
 
@@ -153,6 +179,15 @@ class NestApplication:
         """Create the servers, compile handlers and run the init hooks (idempotent)."""
         if self._initialised:
             return self
+        # Modules' configure_app(app) hooks: the place to add HTTP routes to app.http_app
+        # (health checks, static files), global enhancers or an adapter. They run for every
+        # module (deepest first), under NestFactory.run, `nestpy start` and tests alike.
+        for node in self._container.modules:
+            configure = getattr(node.instance, "configure_app", None)
+            if configure is not None:
+                r = configure(self)
+                if asyncio.iscoroutine(r):
+                    await r
         from nestpy.websockets._binding import Enhancers, bind_gateway
         from nestpy.websockets._servers import ServerRegistry
         from nestpy.websockets._ws import WsAdapter, WsServer
@@ -169,13 +204,14 @@ class NestApplication:
         for instance, definition, node in self._gateways:
             sio: Any
             server: Any
+            middleware: list[Any] = []
             if is_plain(definition.options, self._adapter):
                 sio = plain.host_for(definition.cls, definition.options,
                                      port_app(registry, definition.options.port))
                 server = WsServer(sio)
             else:
                 sio = registry.server_for(definition.cls, definition.options)
-                server = Server(sio, definition.options.namespace)
+                server = Server(sio, definition.options.namespace, middleware)
             for attr in definition.server_attrs:
                 instance.__dict__[attr] = server
 
@@ -187,16 +223,24 @@ class NestApplication:
                 resolved = resolve_enhancers(definition.cls, h.function, self._globals, make)
                 per_handler[h.event] = Enhancers(**resolved)
             conn_guards = resolve_class_guards(definition.cls, make)
+            def resolve(token: Any, dependent: Any, _node: ModuleNode = node) -> Any:
+                return self._container.resolver(token, _node, dependent)
+
             bind_gateway(instance, definition, sio, per_handler, conn_guards,
-                         include_cause=self._include_cause)
+                         include_cause=self._include_cause, middleware=middleware,
+                         resolve=resolve)
             if definition.has_init:
                 after_init.append((instance, server))
         await plain.start()
+        # After the servers exist: python-engineio has chosen its level (logger=True → INFO)
+        # and added its plain StreamHandler, which this replaces with nestpy's output.
+        route_library_logs()
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
         for instance, server in after_init:
             r = instance.after_init(server)
             if asyncio.iscoroutine(r):
                 await r
+        _refuse_raw_lifecycle_handlers(registry.all_servers())
         await call_hook(hook_order(self._container, "on_module_init"), "on_module_init")
         await call_hook(
             hook_order(self._container, "on_application_bootstrap"), "on_application_bootstrap"
@@ -231,9 +275,11 @@ class NestApplication:
         remap = dict(gateway_ports or {})
         for declared, entry in self._registry.ports.items():
             if declared is None:
+                # Bound when asked for, when a gateway shares it, when a plain gateway serves
+                # it, or when configure_app added HTTP routes to http_app (health checks).
                 if port is None and not entry.servers and not (
                     self._plain is not None and self._plain.serves(None)
-                ):
+                ) and not self.http_app.router.resources():
                     continue
                 actual = port if port is not None else int(os.environ.get("PORT", "3000"))
                 app = self.http_app
@@ -397,6 +443,23 @@ async def _close_engine_sessions(sio: Any) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+def _refuse_raw_lifecycle_handlers(servers: Any) -> None:
+    """``server.raw.on("connect"|"disconnect", ...)`` would never run: nestpy dispatches
+    connections itself (middleware, guards, hooks). Refused at start rather than ignored.
+    Message events registered on ``raw`` do run (see ``_binding``)."""
+    for sio in servers:
+        for namespace, events in sio.handlers.items():
+            for name in ("connect", "disconnect", "connect_error"):
+                fn = events.get(name)
+                if fn is None or getattr(fn, "__self__", None) is sio:
+                    continue  # nestpy's own disconnect hook
+                raise BootstrapError(
+                    f"server.raw.on({name!r}) on namespace {namespace!r} is never called: "
+                    "nestpy handles connections itself. Use server.use(middleware) or "
+                    "handle_connection for connects, handle_disconnect for disconnects"
+                )
+
+
 def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition, ModuleNode]]:
     """Instantiate *container* and explore its gateways, raising every gateway-level
     bootstrap error (markers, options alone and between gateways sharing a server)."""
@@ -415,6 +478,20 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
     check_shared_namespaces(sio)
     # Plain gateways (adapter=WsAdapter); an app-wide WsAdapter is checked by init().
     validate_plain([(d.cls, d.options) for _i, d, _n in gateways if is_plain(d.options)])
+    # Enhancer classes named in decorators are built now, so a missing dependency of a
+    # guard, interceptor, pipe or filter is raised by create()/compile(), not first by
+    # listen() (DESIGN.md "Handler signatures are checked at bootstrap"). The container
+    # caches the instances; compiling the handlers later reuses them.
+    empty = GlobalEnhancers()
+    for _instance, definition, node in gateways:
+        def make(cls: type, _node: ModuleNode = node) -> Any:
+            return container.create(cls, _node)
+
+        for h in definition.handlers:
+            resolve_enhancers(definition.cls, h.function, empty, make)
+            for spec in h.signature.injects:  # Inject() handler parameters: visible?
+                container.resolver(spec.token, node, definition.cls)
+        resolve_class_guards(definition.cls, make)
     return gateways
 
 

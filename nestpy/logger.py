@@ -18,7 +18,9 @@ from typing import Any
 
 import structlog
 
-__all__ = ["Logger", "add_ws_context", "configure_logging", "ws_context"]
+__all__ = [
+    "Logger", "add_ws_context", "configure_logging", "route_library_logs", "ws_context",
+]
 
 #: (sid, namespace, event) of the message being handled, or None outside handlers.
 ws_context: ContextVar[tuple[str, str, str] | None] = ContextVar(
@@ -26,6 +28,14 @@ ws_context: ContextVar[tuple[str, str, str] | None] = ContextVar(
 )
 
 _configured = False
+
+#: A user's own ``event=`` field travels under this key past structlog's positional
+#: ``event`` (the message) and is restored by :func:`_restore_event`.
+_EVENT_FIELD = "_nestpy_event"
+
+#: Called with (level, event_dict) for every line at error level or above. Test tooling
+#: (the error guard in nestpy's own test suite) listens here; empty in production.
+error_taps: list[Any] = []
 
 
 def add_ws_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +50,20 @@ def add_ws_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
         event_dict.setdefault("sid", sid)
         event_dict.setdefault("namespace", namespace)
         event_dict.setdefault("event", event)
+    return event_dict
+
+
+def _restore_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # After EventRenamer: a user's own event= field (Logger("x").info("m", event="join")).
+    if _EVENT_FIELD in event_dict:
+        event_dict["event"] = event_dict.pop(_EVENT_FIELD)
+    return event_dict
+
+
+def _tap_errors(_logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if error_taps and method in ("error", "exception", "critical", "fatal"):
+        for tap in error_taps:
+            tap(method, event_dict)
     return event_dict
 
 
@@ -64,7 +88,9 @@ def configure_logging(fmt: str | None = None, level: str | int | None = None) ->
         # structlog calls the message "event"; nestpy's lines use "message" so that
         # "event" can carry the Socket.IO event name (DESIGN.md "Logger").
         structlog.processors.EventRenamer("message"),
+        _restore_event,
         add_ws_context,
+        _tap_errors,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
@@ -122,34 +148,126 @@ class Logger:
 
     def debug(self, message: str, **fields: Any) -> None:
         """Log at debug level."""
+        if "event" in fields:
+            fields[_EVENT_FIELD] = fields.pop("event")
         self._logger().debug(message, **fields)
 
     def verbose(self, message: str, **fields: Any) -> None:
         """NestJS's ``verbose``: logged at debug level."""
-        self._logger().debug(message, **fields)
+        self.debug(message, **fields)
 
     def info(self, message: str, **fields: Any) -> None:
         """Log at info level."""
+        if "event" in fields:
+            fields[_EVENT_FIELD] = fields.pop("event")
         self._logger().info(message, **fields)
 
     def log(self, message: str, **fields: Any) -> None:
         """NestJS's ``log``: logged at info level."""
-        self._logger().info(message, **fields)
+        self.info(message, **fields)
 
     def warning(self, message: str, **fields: Any) -> None:
         """Log at warning level."""
+        if "event" in fields:
+            fields[_EVENT_FIELD] = fields.pop("event")
         self._logger().warning(message, **fields)
 
     warn = warning
 
     def error(self, message: str, **fields: Any) -> None:
         """Log at error level."""
+        if "event" in fields:
+            fields[_EVENT_FIELD] = fields.pop("event")
         self._logger().error(message, **fields)
 
     def exception(self, message: str, **fields: Any) -> None:
         """Log at error level with the current exception's traceback."""
+        if "event" in fields:
+            fields[_EVENT_FIELD] = fields.pop("event")
         self._logger().exception(message, **fields)
 
     def fatal(self, message: str, **fields: Any) -> None:
         """Log at critical level."""
+        if "event" in fields:
+            fields[_EVENT_FIELD] = fields.pop("event")
         self._logger().critical(message, **fields)
+
+
+#: python-engineio/python-socketio/aiohttp loggers routed through nestpy's logging.
+_LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "aiohttp")
+
+_CORS_REFUSAL = " is not an accepted origin."
+_CLIENT_ERROR_SUFFIX = " (further occurrences of this error will be logged with level INFO)"
+
+
+class _StructlogHandler(logging.Handler):
+    """A stdlib handler that re-logs library records through a nestpy ``Logger``, so their
+    lines join the JSON stream (one line each, traceback included) instead of breaking it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loggers: dict[str, Logger] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            log = self._loggers.get(record.name)
+            if log is None:
+                log = self._loggers[record.name] = Logger(record.name)
+            message = record.getMessage()
+            level = record.levelno
+            fields: dict[str, Any] = {}
+            if _CORS_REFUSAL in message:
+                # A refused origin is the client's problem, not a server error; say the fix.
+                origin = message.split(_CORS_REFUSAL, 1)[0]
+                message = (
+                    f"refused the handshake from origin {origin}: CORS is closed by default; "
+                    "allow it with @WebSocketGateway(cors=[...]) (or cors=True for any origin)"
+                )
+                level = logging.WARNING
+            elif _CLIENT_ERROR_SUFFIX in message:
+                # python-engineio's "log once" errors are all bad client requests (invalid
+                # transport, session or upgrade): a warning, not a server error.
+                message = message.replace(_CLIENT_ERROR_SUFFIX, "")
+                level = logging.WARNING
+            if record.exc_info and record.exc_info[0] is not None:
+                fields["exc_info"] = record.exc_info
+            if level >= logging.ERROR:
+                log.error(message, **fields)
+            elif level >= logging.WARNING:
+                log.warning(message, **fields)
+            elif level >= logging.INFO:
+                log.info(message, **fields)
+            else:
+                log.debug(message, **fields)
+        except Exception:  # a logging handler never raises into the library
+            self.handleError(record)
+
+
+_library_handler: _StructlogHandler | None = None
+
+
+def route_library_logs() -> None:
+    """Send python-engineio, python-socketio and aiohttp log records through nestpy's
+    structlog output (idempotent; called when the application starts).
+
+    Loggers the application configured itself (a handler of its own) are left alone.
+    python-engineio's own plain ``StreamHandler`` (added when a server is created, its text
+    lines break the JSON stream) is replaced; the level it chose stays (``ERROR``, or
+    ``INFO`` with the gateway option ``logger=True``). A logger without a level gets
+    ``WARNING``.
+    """
+    global _library_handler
+    if _library_handler is None:
+        _library_handler = _StructlogHandler()
+    for name in _LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        own = [h for h in lib.handlers if h is not _library_handler]
+        if any(type(h) is not logging.StreamHandler for h in own):
+            continue  # the application's own handler
+        for h in own:  # python-engineio's default StreamHandler
+            lib.removeHandler(h)
+        if _library_handler not in lib.handlers:
+            lib.addHandler(_library_handler)
+        if lib.level == logging.NOTSET:
+            lib.setLevel(logging.WARNING)
+        lib.propagate = False

@@ -6,6 +6,8 @@ import functools
 import os
 import shutil
 import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -48,3 +50,60 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if required:
             pytest.fail(f"{what} is required (NESTPY_REQUIRE_SERVICES=1) but not available")
         pytest.skip(f"needs {what}; set it up or see README (NESTPY_REQUIRE_SERVICES=1 in CI)")
+
+
+def _guarded(item: pytest.Item) -> bool:
+    path = str(item.path)
+    return "/tests/e2e/" in path or "/tests/interop/" in path
+
+
+@pytest.fixture(autouse=True)
+def nestpy_error_guard(request: pytest.FixtureRequest) -> Iterator[list[dict[str, Any]]]:
+    """Fail an e2e test after which nestpy logged at ERROR (or above) unexpectedly.
+
+    A server error that a client never sees (an unencodable ack, a crashed hook) must not
+    hide behind a passing test. Tests that provoke errors on purpose say so with
+    ``@pytest.mark.allow_errors`` and may assert on the lines this fixture yields.
+    """
+    from nestpy import logger as nestpy_logger
+
+    seen: list[dict[str, Any]] = []
+
+    def tap(method: str, event_dict: dict[str, Any]) -> None:
+        seen.append({**event_dict, "level": method})
+
+    nestpy_logger.error_taps.append(tap)
+    try:
+        yield seen
+    finally:
+        nestpy_logger.error_taps.remove(tap)
+    if seen and _guarded(request.node) and request.node.get_closest_marker("allow_errors") is None:
+        lines = "\n".join(
+            f"  {e.get('level')}: {e.get('message')} "
+            f"{ {k: v for k, v in e.items() if k not in ('message', 'level', 'exc_info')} }"
+            for e in seen[:5]
+        )
+        pytest.fail(
+            f"nestpy logged {len(seen)} unexpected error line(s) during this test; fix the "
+            f"cause or mark the test @pytest.mark.allow_errors:\n{lines}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[Any]:
+    """``await serve_app(Module)`` → a nestpy app listening on ephemeral 127.0.0.1 ports, closed
+    after the test (the hardening suite's fixture)."""
+    from nestpy import NestApplication, NestFactory
+
+    apps: list[NestApplication] = []
+
+    async def _serve(module: Any, **options: Any) -> NestApplication:
+        app = await NestFactory.create(module, **options)
+        apps.append(app)
+        await app.listen(0, "127.0.0.1", ephemeral_gateways=True)
+        return app
+
+    yield _serve
+    for app in reversed(apps):
+        await app.close()

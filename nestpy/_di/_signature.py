@@ -140,7 +140,7 @@ def _evaluate(init: Any, param: inspect.Parameter, place: str) -> Any:
 def _token_of(hint: Any) -> Any:
     if typing.get_origin(hint) is Annotated:
         for extra in hint.__metadata__:
-            if isinstance(extra, Inject):
+            if isinstance(extra, Inject) and extra.token is not None:
                 return extra.token
         hint = hint.__origin__
     if isinstance(hint, type) and not _is_generic_alias(hint):

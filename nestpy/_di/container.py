@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast, overload
 import injector
 
 from nestpy import _metadata
-from nestpy.exceptions import BootstrapError, UnknownElementError
+from nestpy.exceptions import BootstrapError, UnknownDependencyError, UnknownElementError
 
 from ._signature import Dependency
 from .providers import DynamicModule, Provider
@@ -31,7 +31,7 @@ from .scanner import (
     resolve_owners,
     scan,
 )
-from .scopes import RequestScope, Scope
+from .scopes import PerRequest, RequestScope, Scope
 
 __all__ = ["Container", "ModuleNode"]
 
@@ -303,6 +303,20 @@ class Container:
             f"imported (directly or not) by {self.root.name}."
         )
 
+    def resolver(self, token: Any, module: ModuleNode, dependent: Any = None) -> Any:
+        """A zero-argument callable resolving *token* as *module* sees it (bootstrap only;
+        the callable is what runs per use: one injector lookup).
+
+        Raises:
+            UnknownDependencyError: *module* cannot see *token*.
+        """
+        if token not in module.visible:
+            raise UnknownDependencyError(token, module.cls, dependent=dependent)
+        assert module.injector is not None
+        inj = module.injector
+        key = _Key(token)
+        return lambda: _get(inj, key)
+
     def create(self, cls: type[T], module: ModuleNode) -> T:
         """Build *cls* with dependencies visible from *module*; one instance per (cls, module).
 
@@ -312,7 +326,9 @@ class Container:
 
         Raises:
             UnknownDependencyError: a constructor dependency is not visible from *module*.
-            BootstrapError: *cls* would depend on a request-scoped provider.
+
+        When *cls* is (or depends on) a ``Scope.REQUEST`` provider, a :class:`PerRequest`
+        stand-in is returned: its enhancer methods use the instance of the current request.
         """
         cache_key = (cls, id(module))
         if cache_key in self._created:
@@ -324,38 +340,37 @@ class Container:
             provider = None
         else:
             provider = Provider(cls, use_class=cls)
+        instance: Any
         if provider is None:
             owner = module.visible[cls]
-            self._refuse_request_deps(
-                cls, module, (Dependency(0, None, cls, True),), (owner,), itself=True
-            )
-            instance = _get(module.injector, _Key(cls))
+            if owner.records[cls].scope is Scope.REQUEST:
+                # Built per request (per socket in gateways), not once: see PerRequest.
+                instance = PerRequest(cls, self.resolver(cls, module))
+            else:
+                instance = _get(module.injector, _Key(cls))
         else:
             where = f"module {module.name}, {cls.__qualname__}"
             deps = provider_dependencies(provider, where)
             dependent = provider.use_class or cls
             owners = resolve_owners(module, deps, dependent)
-            self._refuse_request_deps(cls, module, deps, owners)
             record = ProviderRecord(provider, module, deps, owners, declared_scope(provider))
-            instance = _provider_for(record).get(module.injector)
+            if self._needs_request(deps, owners):
+                inj = module.injector
+                scope = RequestScope(inj)
+                recipe = _provider_for(record)
+                key: Any = _Key(cls)
+                instance = PerRequest(cls, lambda: scope.get(key, recipe).get(inj))
+            else:
+                instance = _provider_for(record).get(module.injector)
         self._created[cache_key] = instance
         self._created_by_module.setdefault(id(module), []).append(instance)
         return cast(T, instance)
 
     @staticmethod
-    def _refuse_request_deps(
-        cls: type,
-        module: ModuleNode,
-        deps: tuple[Dependency, ...],
-        owners: tuple[ModuleNode | None, ...],
-        *,
-        itself: bool = False,
-    ) -> None:
-        for dep, owner in zip(deps, owners, strict=True):
-            if owner is not None and owner.records[dep.token].scope is Scope.REQUEST:
-                what = "is" if itself else f"depends on the request-scoped {name_of(dep.token)}"
-                raise BootstrapError(
-                    f"{cls.__qualname__} (built for module {module.name}) {what}"
-                    f"{' request-scoped' if itself else ''}; enhancers are built once at "
-                    f"bootstrap. Read per-message state from the ExecutionContext instead."
-                )
+    def _needs_request(
+        deps: tuple[Dependency, ...], owners: tuple[ModuleNode | None, ...]
+    ) -> bool:
+        return any(
+            owner is not None and owner.records[dep.token].scope is Scope.REQUEST
+            for dep, owner in zip(deps, owners, strict=True)
+        )

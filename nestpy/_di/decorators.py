@@ -38,15 +38,16 @@ class ModuleMetadata:
 
 @dataclass(frozen=True, slots=True)
 class Inject:
-    """Marker naming the token to inject into a constructor parameter.
+    """Marker naming the token to inject into a constructor or handler parameter.
 
     Used as ``Annotated[Config, Inject("CONFIG")]``; needed for non-class tokens, or to ask
-    for another class than the annotation says.
+    for another class than the annotation says. ``Inject()`` without a token injects by the
+    annotation (a gateway handler's parameter: ``ctx: Annotated[SessionState, Inject()]``).
 
     .. versionadded:: 0.1
     """
 
-    token: Any
+    token: Any = None
 
 
 @overload

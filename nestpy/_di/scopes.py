@@ -1,9 +1,12 @@
 """Provider scopes: the ``Scope`` enum and the per-request ``injector.Scope``.
 
-``Scope.REQUEST`` means one instance per handled message. It is an ``injector.Scope``
-subclass (injector's own seam, like its ``ThreadLocalScope``) keyed by the
-:data:`request_scope_key` context variable, which the dispatcher sets for every message.
-There is no second container: the module's injector asks this scope for the instance.
+``Scope.REQUEST`` means one instance per request key. It is an ``injector.Scope`` subclass
+(injector's own seam, like its ``ThreadLocalScope``) keyed by the :data:`request_scope_key`
+context variable. In gateways the key is the connected socket (NestJS 12's per-client
+context): a handler's ``Annotated[T, Inject()]`` parameter resolves with it, so a
+request-scoped provider lives as long as the connection. :func:`request_context` makes a
+request of your own (a job, a test). There is no second container: the module's injector
+asks this scope for the instance.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import injector
 from nestpy.exceptions import ScopeError
 
 __all__ = [
+    "PerRequest",
     "RequestKey",
     "RequestScope",
     "Scope",
@@ -36,8 +40,9 @@ class Scope(enum.Enum):
     """How long a provider's instance lives.
 
     ``SINGLETON`` (alias ``DEFAULT``): one instance per module that declares the provider,
-    built at bootstrap. ``TRANSIENT``: a new instance for every consumer. ``REQUEST``: one
-    instance per handled message (see :func:`request_context`).
+    built at bootstrap. ``TRANSIENT``: a new instance for every consumer (for a gateway
+    handler's ``Inject()`` parameter: every message). ``REQUEST``: one instance per request;
+    in gateways, per connected socket, dropped at disconnect (see :func:`request_context`).
 
     .. versionadded:: 0.1
     """
@@ -130,8 +135,8 @@ class RequestScope(injector.Scope):
         if request is None:
             raise ScopeError(
                 f"{_token_name(key)} is request-scoped (Scope.REQUEST) but no request is being "
-                "handled: resolve it from inside a message handler, or wrap the call in "
-                "`with nestpy._di.scopes.request_context(): ...`."
+                "handled: inject it into a gateway handler (Annotated[T, Inject()]), or wrap "
+                "the call in `with nestpy.request_context(): ...`."
             )
         cache = _cache_for(request)
         slot = (self, key)
@@ -153,3 +158,44 @@ def _token_name(key: object) -> str:
 def is_request_active() -> bool:
     """Whether a request key is set in the current context."""
     return request_scope_key.get() is not None
+
+
+#: The enhancer methods nestpy calls (guards, interceptors, pipes, filters).
+_ENHANCER_METHODS = ("can_activate", "intercept", "transform", "catch")
+
+
+class PerRequest:
+    """Stands in for an enhancer that depends on a ``Scope.REQUEST`` provider.
+
+    Enhancers are compiled once, but such an enhancer needs one instance per request (per
+    connected socket in gateways). Each enhancer method of this stand-in resolves the
+    instance for the current :data:`request_scope_key` (set by the dispatcher for handlers
+    that use one) and calls it; ``async``-ness is the real method's.
+
+    Attributes:
+        target: the enhancer class.
+    """
+
+    def __init__(self, target: type, get: Any) -> None:
+        import inspect
+
+        self.target = target
+        for name in _ENHANCER_METHODS:
+            method = getattr(target, name, None)
+            if method is None:
+                continue
+            if inspect.iscoroutinefunction(method):
+
+                async def call_async(*args: Any, _name: str = name) -> Any:
+                    return await getattr(get(), _name)(*args)
+
+                setattr(self, name, call_async)
+            else:
+
+                def call(*args: Any, _name: str = name) -> Any:
+                    return getattr(get(), _name)(*args)
+
+                setattr(self, name, call)
+
+    def __repr__(self) -> str:
+        return f"<PerRequest {self.target.__qualname__}>"

@@ -68,7 +68,8 @@ def _nearest(cls: type, key: str) -> Any:
 def catch_types(filter_obj: Any) -> tuple[type[BaseException], ...]:
     """The exception types a filter instance's class declared with ``@Catch`` (inherited
     from its bases); ``()`` means every exception."""
-    types = _nearest(type(filter_obj), md.CATCH)
+    # A PerRequest stand-in (request-scoped filter) carries its class as ``target``.
+    types = _nearest(getattr(filter_obj, "target", None) or type(filter_obj), md.CATCH)
     return tuple(types) if types else ()
 
 

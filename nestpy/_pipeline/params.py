@@ -21,6 +21,8 @@ class ParamKind(enum.Enum):
     BODY = "body"
     SOCKET = "socket"
     ACK = "ack"
+    #: a provider from the DI container (``Annotated[T, Inject()]``)
+    INJECT = "inject"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class ParamSpec:
     key: str | None = None
     annotation: Any = Any
     pipes: tuple[Any, ...] = ()
+    #: the DI token of an INJECT parameter
+    token: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,10 @@ class HandlerSignature:
     is_async: bool
     is_async_gen: bool
     uses_ack: bool
+    #: the return annotation (``None`` when there is none): chooses the wire encoder
+    returns: Any = None
+    #: the ``Inject()`` parameters
+    injects: tuple[ParamSpec, ...] = ()
 
 
 class HandlerContextError(BootstrapError):
@@ -62,9 +70,54 @@ class HandlerContextError(BootstrapError):
 
 
 def _is_marker(obj: Any) -> bool:
+    from nestpy._di.decorators import Inject
     from nestpy.websockets.decorators import _Marker
 
-    return isinstance(obj, _Marker)
+    return isinstance(obj, _Marker | Inject)
+
+
+def _is_marker_class(obj: type) -> bool:
+    from nestpy._di.decorators import Inject
+    from nestpy.websockets.decorators import _Marker
+
+    return issubclass(obj, _Marker | Inject)
+
+
+def _name(annotation: Any) -> str:
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return "<type>"
+    return getattr(annotation, "__name__", None) or repr(annotation)
+
+
+def _socket_like(annotation: Any) -> bool:
+    from nestpy.websockets.socket import Socket
+
+    if annotation in (Any, object, inspect.Parameter.empty):
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, Socket)
+
+
+def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamSpec]) -> None:
+    """In the (client, data) form the first parameter is the Socket: an annotation that says
+    otherwise (a model, ``str``...) would hand the handler a Socket it does not expect."""
+    first = specs[0]
+    if len(specs) == 2 and _socket_like(specs[1].annotation) and specs[1].annotation not in (
+        Any, object, inspect.Parameter.empty
+    ):
+        raise HandlerContextError(
+            gateway, fn,
+            f"parameter {specs[1].name!r} is annotated Socket, but a handler without markers "
+            "is called as (client, data); put the Socket first or use ConnectedSocket()",
+        )
+    if not _socket_like(first.annotation):
+        also = "" if len(specs) == 1 else " and mark the other parameter too"
+        raise HandlerContextError(
+            gateway, fn,
+            f"parameter {first.name!r} is annotated {_name(first.annotation)}, but a handler "
+            "without markers is called as (client, data), so it would receive the Socket; "
+            f"write {first.name}: Annotated[{_name(first.annotation)}, MessageBody()]{also} "
+            "(or annotate it as Socket)",
+        )
 
 
 def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
@@ -100,6 +153,21 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
         if get_origin(ann) is Annotated:
             base, *extras = get_args(ann)
             markers = [m for m in extras if _is_marker(m)]
+            for m in extras:
+                if isinstance(m, type) and _is_marker_class(m):
+                    raise HandlerContextError(
+                        gateway, fn, f"parameter {p.name!r} uses the marker {m.__name__} "
+                        f"without calling it; write Annotated[{_name(base)}, {m.__name__}()]",
+                    )
+        if _is_marker(p.default) or (
+            isinstance(p.default, type) and _is_marker_class(p.default)
+        ):
+            marker = p.default if not isinstance(p.default, type) else p.default()
+            raise HandlerContextError(
+                gateway, fn, f"parameter {p.name!r} has the marker {marker!r} as its default "
+                f"value (FastAPI style); nestpy reads markers from the annotation: write "
+                f"{p.name}: Annotated[{_name(base)}, {marker!r}]",
+            )
         if len(markers) > 1:
             raise HandlerContextError(
                 gateway, fn, f"parameter {p.name!r} has several markers {markers}; use one"
@@ -115,6 +183,14 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
             specs.append(ParamSpec(i, p.name, ParamKind.SOCKET, annotation=base))
         elif isinstance(m, Ack):
             specs.append(ParamSpec(i, p.name, ParamKind.ACK, annotation=base))
+        else:  # Inject(): a provider, resolved per connected socket (DESIGN "Scopes")
+            token = m.token if m.token is not None else base
+            if token is Any or token is inspect.Parameter.empty:
+                raise HandlerContextError(
+                    gateway, fn, f"parameter {p.name!r} uses Inject() without a token or a "
+                    "class annotation; write Annotated[MyService, Inject()] or Inject('TOKEN')",
+                )
+            specs.append(ParamSpec(i, p.name, ParamKind.INJECT, annotation=base, token=token))
     if unmarked and len(unmarked) != len(specs):
         raise HandlerContextError(
             gateway, fn,
@@ -132,6 +208,7 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
             )
         # NestJS's marker-less form: (client, data)
         kinds = (ParamKind.SOCKET, ParamKind.BODY)
+        _check_marker_less(gateway, fn, specs)
         specs = [
             dataclasses.replace(s, kind=kinds[j]) for j, s in enumerate(specs)
         ]
@@ -146,4 +223,6 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
         is_async=is_async,
         is_async_gen=is_async_gen,
         uses_ack=any(s.kind is ParamKind.ACK for s in specs),
+        returns=hints.get("return"),
+        injects=tuple(s for s in specs if s.kind is ParamKind.INJECT),
     )

@@ -34,13 +34,21 @@ def run(target: str | None, project: Project, *, host: str | None, port: int | N
     """Load the root module and serve it with ``NestFactory.run`` until a signal stops it."""
     app_module = load_app(target, project)
     from nestpy import NestFactory
+    from nestpy.exceptions import BootstrapError
 
     options: dict[str, Any] = {}
     if port is not None:
         options["port"] = port
     if host is not None:
         options["host"] = host
-    NestFactory.run(app_module, **options)
+    try:
+        NestFactory.run(app_module, **options)
+    except BootstrapError as exc:
+        # The message names the place and the fix; a traceback through click and asyncio
+        # would bury it (NESTPY_TRACEBACK=1 shows it for debugging nestpy itself).
+        if os.environ.get("NESTPY_TRACEBACK") == "1":
+            raise
+        raise CLIError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _files(root: Path) -> Iterator[Path]:

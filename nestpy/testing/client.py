@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from nestpy.exceptions import NestpyError
 
-__all__ = ["ConnectionRefused", "SocketClient"]
+__all__ = ["AckHandler", "ConnectionRefused", "SocketClient"]
+
+#: ``SocketClient.on`` handler: the event's arguments in, the ack's value out.
+AckHandler = Callable[..., Any]
 
 
 class ConnectionRefused(NestpyError, ConnectionError):
@@ -280,6 +284,41 @@ class SocketClient:
                 f"no acknowledgement of {event!r} on {self.namespace} within {wait} s"
                 f"{self._so_far()}"
             ) from None
+
+    # -- answering the server ------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[AckHandler], AckHandler]: ...
+
+    @overload
+    def on(self, event: str, handler: AckHandler) -> AckHandler: ...
+
+    def on(
+        self, event: str, handler: AckHandler | None = None
+    ) -> AckHandler | Callable[[AckHandler], AckHandler]:
+        """Answer *event* from the server with *handler*'s return value as the ack.
+
+        For the server's ``client.emit_with_ack(...)`` and ``server.timeout(s).emit_with_ack``:
+        ``client.on("ping", lambda data: "pong")``, or as a decorator ``@client.on("ping")``.
+        The handler (sync or async) gets the event's arguments; a tuple return acks with
+        several arguments, None with none. The event is still recorded for
+        :meth:`receive` and :meth:`received`.
+
+        .. versionadded:: 0.1
+        """
+
+        def register(fn: AckHandler) -> AckHandler:
+            async def answer(*args: Any) -> Any:
+                self._on_event(event, *args)
+                result = fn(*args)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+
+            self._sio.on(event, answer, namespace=self.namespace)
+            return fn
+
+        return register(handler) if handler is not None else register
 
     # -- receiving ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Socket.IO gateways: NestJS's ``@nestjs/websockets`` for Python."""
 
+from nestpy.common.filters import BaseWsExceptionFilter as BaseWsExceptionFilter
 from nestpy.websockets._ws import WsAdapter as WsAdapter
 from nestpy.websockets._ws import WsBroadcastOperator as WsBroadcastOperator
 from nestpy.websockets._ws import WsClient as WsClient
@@ -19,6 +20,7 @@ from nestpy.websockets.decorators import WebSocketGateway as WebSocketGateway
 from nestpy.websockets.decorators import WebSocketServer as WebSocketServer
 from nestpy.websockets.emitter import Emitter as Emitter
 from nestpy.websockets.emitter import EmitterOperator as EmitterOperator
+from nestpy.websockets.exceptions import AckTimeoutError as AckTimeoutError
 from nestpy.websockets.exceptions import WsException as WsException
 from nestpy.websockets.interfaces import OnGatewayConnection as OnGatewayConnection
 from nestpy.websockets.interfaces import OnGatewayDisconnect as OnGatewayDisconnect
@@ -32,8 +34,10 @@ from nestpy.websockets.socket import Socket as Socket
 
 __all__ = [
     "Ack",
+    "AckTimeoutError",
     "AdapterError",
     "AmqpIoAdapter",
+    "BaseWsExceptionFilter",
     "BroadcastOperator",
     "BrokerUnavailableError",
     "ClusterTimeoutError",

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import types
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pydantic
 
+from nestpy._di.scopes import PerRequest, end_request, request_scope_key
+from nestpy._pipeline.encoding import NATIVE_TYPES, encoder_for, to_wire, to_wire_args
 from nestpy._pipeline.enhancers import catch_types
 from nestpy._pipeline.params import ParamKind, ParamSpec
 from nestpy._pipeline.throttle import ThrottleGuard
@@ -24,6 +27,7 @@ from nestpy.common.context import ExecutionContext
 from nestpy.common.filters import INTERNAL_ERROR, error_payload
 from nestpy.common.interfaces import ArgumentMetadata
 from nestpy.common.pipes import ValidationPipe
+from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger
 from nestpy.websockets._engine import GatewayRuntime, Handler
 from nestpy.websockets._explorer import GatewayDefinition, HandlerDefinition
@@ -111,7 +115,16 @@ def _body_param(
     return lambda s, b, a: validate(get(b))
 
 
-def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tuple[Any, ...]]:
+Injectors = dict[str, Callable[[Socket], Any]]
+
+
+def _inject_param(get: Callable[[Socket], Any]) -> Callable[[Socket, Any, Any], Any]:
+    return lambda s, b, a: get(s)
+
+
+def _sync_args(
+    params: Sequence[ParamSpec], injectors: Injectors | None = None
+) -> Callable[[Socket, Any, Any], tuple[Any, ...]]:
     """Arguments without pipes: specialised for the common shapes."""
     getters: list[Callable[[Socket, Any, Any], Any]] = []
     for spec in params:
@@ -119,6 +132,9 @@ def _sync_args(params: Sequence[ParamSpec]) -> Callable[[Socket, Any, Any], tupl
             getters.append(lambda s, b, a: s)
         elif spec.kind is ParamKind.ACK:
             getters.append(lambda s, b, a: a)
+        elif spec.kind is ParamKind.INJECT:
+            assert injectors is not None
+            getters.append(_inject_param(injectors[spec.name]))
         else:
             get = _body_getter(spec)
             validate = _validating(spec)
@@ -163,6 +179,7 @@ def _piped_args(
     params: Sequence[ParamSpec],
     shared_pipes: tuple[Any, ...],
     param_pipes: tuple[tuple[Any, ...], ...],
+    injectors: Injectors | None = None,
 ) -> tuple[Callable[[Socket, Any, Any], Any], bool]:
     """Arguments with pipes: global/class/method pipes, then the parameter's own, then
     the implicit type validation (so ``DefaultValuePipe`` can fill a value first). A
@@ -174,6 +191,10 @@ def _piped_args(
     plans: list[tuple[ParamKind, Callable[[Any], Any], tuple[Any, ...], Any]] = []
     any_async = False
     for index, spec in enumerate(params):
+        if spec.kind is ParamKind.INJECT:
+            assert injectors is not None
+            plans.append((spec.kind, _body_getter(spec), (), injectors[spec.name]))
+            continue
         if spec.kind is not ParamKind.BODY:
             plans.append((spec.kind, _body_getter(spec), (), None))
             continue
@@ -199,6 +220,9 @@ def _piped_args(
             if kind is ParamKind.ACK:
                 out.append(a)
                 continue
+            if kind is ParamKind.INJECT:
+                out.append(extra(s))
+                continue
             meta, validate = extra
             value = get(b)
             for fn, is_async in steps:
@@ -218,6 +242,9 @@ def _piped_args(
                 continue
             if kind is ParamKind.ACK:
                 out.append(a)
+                continue
+            if kind is ParamKind.INJECT:
+                out.append(extra(s))
                 continue
             meta, validate = extra
             value = get(b)
@@ -242,6 +269,14 @@ def _piped_args(
 # ----------------------------------------------------------------------------- handlers
 
 _UNSET: Any = object()
+_CoroutineType = types.CoroutineType
+_background_tasks: set[asyncio.Future[Any]] = set()
+
+
+def _background(coro: Any) -> None:
+    task = asyncio.ensure_future(coro)
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
 
 
 def _compile_handler(
@@ -251,6 +286,7 @@ def _compile_handler(
     server: GatewayHost,
     enh: Enhancers,
     include_cause: bool,
+    injectors: Injectors | None = None,
 ) -> Handler:
     cls = definition.cls
     event = hdef.event
@@ -271,17 +307,21 @@ def _compile_handler(
     sync_args: Callable[[Socket, Any, Any], tuple[Any, ...]] | None = None
     if has_pipes:
         # DESIGN: pipes also run for the no-marker (client, data) form.
-        builder, pipes_async = _piped_args(sig.params, enh.pipes, enh.param_pipes)
+        builder, pipes_async = _piped_args(sig.params, enh.pipes, enh.param_pipes, injectors)
         if pipes_async:
             async_args = builder
         else:
             sync_args = builder
     else:
-        sync_args = _sync_args(sig.params)
+        sync_args = _sync_args(sig.params, injectors)
 
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in enh.guards)
     interceptors = tuple(_async_intercept(i.intercept) for i in enh.interceptors)
     filters = tuple((f.catch, catch_types(f), type(f).__qualname__) for f in enh.filters)
+    #: chosen once from the return annotation (a model → a prebuilt serializer)
+    encode = encoder_for(sig.returns)
+    native = NATIVE_TYPES if encode is to_wire else frozenset()
+    handler_name = f"{cls.__qualname__}.{hdef.name}"
 
     async def respond(sock: Socket, result: Any, ack_id: int | None, stream: bool) -> None:
         if stream:
@@ -292,7 +332,9 @@ def _compile_handler(
                 elif (item is not None and ack_id is not None and not uses_ack
                       and (reply_each or not acked)):
                     acked = True  # NestJS: a non-event value acknowledges (once)
-                    await send_ack(sock, ack_id, list(item) if type(item) is tuple else [item])
+                    await send_ack(
+                        sock, ack_id, to_wire_args(item) if type(item) is tuple else [to_wire(item)]
+                    )
             if ack_id is not None and not acked and not uses_ack:
                 await send_ack(sock, ack_id, [])
             return
@@ -305,9 +347,13 @@ def _compile_handler(
             if result is None:
                 await send_ack(sock, ack_id, [])
             elif type(result) is tuple:
-                await send_ack(sock, ack_id, list(result))
+                await send_ack(sock, ack_id, to_wire_args(result))
             else:
-                await send_ack(sock, ack_id, [result])
+                # Encoded before anything is sent: an EncodeError still answers the ack.
+                # JSON types skip the encoder call (no annotation: the hot path).
+                await send_ack(
+                    sock, ack_id, [result if type(result) in native else encode(result)]
+                )
 
     async def on_error(
         exc: Exception, sock: Socket, body: Any, ack_id: int | None, ctx: ExecutionContext | None
@@ -334,7 +380,10 @@ def _compile_handler(
             if isinstance(exc, WsException):
                 _log.debug("handler raised WsException", error=str(exc))
             else:
-                _log.exception("unhandled error in handler", gateway=cls.__qualname__)
+                _log.exception(
+                    "unhandled error in handler", gateway=cls.__qualname__, handler=handler_name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             payload = error_payload(exc, event, body, include_cause)
             if send_error is not None:
                 await send_error(sock, ack_id, payload, False)
@@ -348,7 +397,13 @@ def _compile_handler(
             return
         if ack_id is not None and sock.connected:
             if answer is not _UNSET and answer is not None:
-                payload = answer
+                try:
+                    payload = to_wire(answer)
+                except TypeError:
+                    _log.error("exception filter returned an unencodable value; using the "
+                               "base payload", gateway=cls.__qualname__, handler=handler_name,
+                               type=type(answer).__qualname__)
+                    payload = error_payload(exc, event, body, include_cause)
             elif payload is _UNSET:
                 payload = error_payload(exc, event, body, include_cause)
             await send_ack(sock, ack_id, [payload])
@@ -363,13 +418,22 @@ def _compile_handler(
             async def run(sock: Socket, body: Any, ack_id: int | None) -> None:
                 try:
                     result = await bound(*build(sock, body, _ack_for(sock, ack_id, uses_ack)))
+                    if ack_id is not None or isinstance(result, WsResponse):
+                        await respond(sock, result, ack_id, False)
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
-                    return
-                if ack_id is not None or isinstance(result, WsResponse):
-                    await respond(sock, result, ack_id, False)
 
         else:
+
+            async def finish(result: Any, sock: Socket, body: Any, ack_id: int | None) -> None:
+                # A plain def that returned a coroutine (``return self.service.save(...)``):
+                # awaited as the user meant, off the socket's read loop.
+                try:
+                    result = await result
+                    if ack_id is not None or isinstance(result, WsResponse):
+                        await respond(sock, result, ack_id, False)
+                except Exception as exc:
+                    await on_error(exc, sock, body, ack_id, None)
 
             async def run(sock: Socket, body: Any, ack_id: int | None) -> None:
                 try:
@@ -377,11 +441,13 @@ def _compile_handler(
                     if is_gen:
                         await respond(sock, result, ack_id, True)
                         return
+                    if type(result) is _CoroutineType:
+                        _background(finish(result, sock, body, ack_id))
+                        return
+                    if ack_id is not None or isinstance(result, WsResponse):
+                        await respond(sock, result, ack_id, False)
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
-                    return
-                if ack_id is not None or isinstance(result, WsResponse):
-                    await respond(sock, result, ack_id, False)
 
         return Handler(run, inline=not is_async and not is_gen)
 
@@ -392,7 +458,7 @@ def _compile_handler(
             assert sync_args is not None
             args = sync_args(sock, body, ack)
         result = bound(*args)
-        if is_async:
+        if is_async or type(result) is _CoroutineType:
             result = await result
         return result
 
@@ -427,14 +493,47 @@ def _compile_handler(
                 stream = is_gen
             if stream:
                 await respond(sock, result, ack_id, True)
-                return
+            elif ack_id is not None or isinstance(result, WsResponse):
+                await respond(sock, result, ack_id, False)
         except Exception as exc:
             await on_error(exc, sock, body, ack_id, ctx)
-            return
-        if ack_id is not None or isinstance(result, WsResponse):
-            await respond(sock, result, ack_id, False)
 
     return Handler(run_full, inline=False)
+
+
+def _per_request(*groups: Sequence[Any]) -> bool:
+    return any(isinstance(e, PerRequest) for group in groups for e in group)
+
+
+def _with_socket_key(
+    run: Callable[[Socket, Any, int | None], Awaitable[None]],
+) -> Callable[[Socket, Any, int | None], Awaitable[None]]:
+    """*run* with the socket as the request key (request-scoped enhancers resolve per socket;
+    a task spawned inside inherits the key)."""
+
+    async def keyed(sock: Socket, body: Any, ack_id: int | None) -> None:
+        token = request_scope_key.set(sock)
+        try:
+            await run(sock, body, ack_id)
+        finally:
+            request_scope_key.reset(token)
+
+    return keyed
+
+
+def _socket_scoped(get: Callable[[], Any]) -> Callable[[Socket], Any]:
+    """*get* run with *sock* as the request key (``Scope.REQUEST`` = one per socket)."""
+    set_key = request_scope_key.set
+    reset_key = request_scope_key.reset
+
+    def inject(sock: Socket) -> Any:
+        token = set_key(sock)
+        try:
+            return get()
+        finally:
+            reset_key(token)
+
+    return inject
 
 
 def _async_intercept(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -484,17 +583,45 @@ def bind_gateway(
     handler_enhancers: dict[str, Enhancers],
     connection_guards: tuple[Any, ...],
     include_cause: bool = True,
+    middleware: list[Any] | None = None,
+    resolve: Callable[[Any, Any], Callable[[], Any]] | None = None,
 ) -> GatewayRuntime:
-    """Compile *instance*'s handlers and hooks and register them on *server*."""
+    """Compile *instance*'s handlers and hooks and register them on *server*.
+
+    *middleware* is the gateway ``Server``'s ``use()`` list, read at each connection (it
+    is filled in ``after_init``, after this runs).
+    """
+    mws: list[Any] = middleware if middleware is not None else []
     cls = definition.cls
-    handlers = {
-        h.event: _compile_handler(
-            instance, definition, h, server, handler_enhancers.get(h.event, Enhancers()),
-            include_cause,
-        )
-        for h in definition.handlers
-    }
+    # Inject() parameters: resolved with the socket as the request key, so a Scope.REQUEST
+    # provider is one instance per connected socket (NestJS 12's per-client context),
+    # dropped at disconnect. Handlers without Inject() parameters pay nothing.
+    per_socket = False
+    handlers: dict[str, Handler] = {}
+    for h in definition.handlers:
+        injectors: Injectors | None = None
+        if h.signature.injects:
+            if resolve is None:
+                raise BootstrapError(
+                    f"[gateway={cls.__qualname__}, handler={h.name}] Inject() parameters need "
+                    "the DI container; bind the gateway through NestFactory.create"
+                )
+            per_socket = True
+            injectors = {
+                spec.name: _socket_scoped(resolve(spec.token, cls)) for spec in h.signature.injects
+            }
+        enh = handler_enhancers.get(h.event, Enhancers())
+        handler = _compile_handler(instance, definition, h, server, enh, include_cause, injectors)
+        if _per_request(enh.guards, enh.interceptors, enh.pipes, enh.filters,
+                        *enh.param_pipes):
+            # An enhancer depends on a Scope.REQUEST provider: the socket is the request
+            # for the whole pipeline of this handler (only this handler pays for it).
+            per_socket = True
+            handler = Handler(_with_socket_key(handler.run), handler.inline)
+        handlers[h.event] = handler
     guards = tuple((g.can_activate, _maybe_async(g.can_activate)) for g in connection_guards)
+    keyed_guards = _per_request(connection_guards)
+    per_socket = per_socket or keyed_guards
     conn = instance.handle_connection if definition.has_connection else None
     conn_fn = getattr(cls, "handle_connection", None) if definition.has_connection else None
     # Plain WebSocket: handle_connection(client, request), as NestJS's WsAdapter calls it.
@@ -505,15 +632,28 @@ def bind_gateway(
 
     async def accept(sock: Socket) -> dict[str, Any] | None:
         try:
+            if mws:
+                # server.use(): before class guards and handle_connection (DESIGN.md).
+                for mw in mws:
+                    r = mw(sock)
+                    if inspect.isawaitable(r):
+                        r = await r
+                    if r is False:
+                        return {"message": "Connection rejected by middleware"}
             if guards:
                 # NestJS skips class guards on the handshake; we run them (DESIGN.md "Pipeline").
                 ctx = ExecutionContext(cls, conn_fn, sock, sock.handshake.auth, "connection")
-                for can_activate, is_async_guard in guards:
-                    ok = can_activate(ctx)
-                    if is_async_guard or inspect.isawaitable(ok):
-                        ok = await ok
-                    if not ok:
-                        return {"message": FORBIDDEN}
+                key = request_scope_key.set(sock) if keyed_guards else None
+                try:
+                    for can_activate, is_async_guard in guards:
+                        ok = can_activate(ctx)
+                        if is_async_guard or inspect.isawaitable(ok):
+                            ok = await ok
+                        if not ok:
+                            return {"message": FORBIDDEN}
+                finally:
+                    if key is not None:
+                        request_scope_key.reset(key)
             if conn is not None:
                 r = conn(sock, getattr(sock, "request", None)) if with_request else conn(sock)
                 if inspect.isawaitable(r):
@@ -537,6 +677,8 @@ def bind_gateway(
     async def on_disconnect(sock: Socket, reason: str | None) -> None:
         for throttler in throttlers:
             throttler.release(sock.id)
+        if per_socket:
+            end_request(sock)  # this socket's Scope.REQUEST instances go with it
         if disc is None:
             return
         try:
@@ -546,7 +688,46 @@ def bind_gateway(
         except Exception:
             _log.exception("handle_disconnect failed", gateway=cls.__qualname__, sid=sock.id)
 
+    async def unknown_event(sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        event = data[0]
+        # python-socketio's raw handler table (server.raw.on); plain hosts have none.
+        table: dict[str, dict[str, Any]] = getattr(server, "handlers", None) or {}
+        raw = table.get(sock.namespace)
+        raw_handler = raw.get(event) if raw else None
+        if raw_handler is not None:
+            # server.raw.on(event, fn): python-socketio's calling convention, fn(sid, *args);
+            # its return value is the ack. Only events no gateway handler takes get here.
+            await _run_raw(raw_handler, sock, data, ack_id)
+            return
+        # NestJS ignores events no handler subscribes to; nestpy answers a waiting ack.
+        _log.debug("no handler for event", sid=sock.id, namespace=sock.namespace, event=event)
+        if ack_id is not None and sock.connected:
+            n = len(data)
+            body = data[1] if n == 2 else (None if n == 1 else data[1:])
+            await send_ack(sock, ack_id, [error_payload(
+                WsException(f"Unknown event '{event}'"), str(event), body, include_cause
+            )])
+
+    send_ack = server.send_ack
+
+    async def _run_raw(fn: Any, sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        try:
+            r = fn(sock.id, *data[1:])
+            if inspect.isawaitable(r):
+                r = await r
+            if ack_id is not None:
+                await send_ack(
+                    sock, ack_id,
+                    [] if r is None else (to_wire_args(r) if type(r) is tuple else [to_wire(r)]),
+                )
+        except Exception as exc:
+            _log.exception("server.raw handler failed", gateway=cls.__qualname__,
+                           error=f"{type(exc).__name__}: {exc}")
+            if ack_id is not None and sock.connected:
+                await send_ack(sock, ack_id, [error_payload(exc, str(data[0]), None,
+                                                            include_cause)])
+
     runtime = GatewayRuntime(cls.__qualname__, definition.options.namespace, handlers, accept,
-                             on_disconnect)
+                             on_disconnect, unknown_event)
     server.add_gateway(runtime)
     return runtime

@@ -105,7 +105,7 @@ class Handler:
 class GatewayRuntime:
     """What the server needs from a bound gateway (built by ``_binding``)."""
 
-    __slots__ = ("accept", "handlers", "name", "namespace", "on_disconnect")
+    __slots__ = ("accept", "handlers", "name", "namespace", "on_disconnect", "unknown_event")
 
     def __init__(
         self,
@@ -114,12 +114,19 @@ class GatewayRuntime:
         handlers: dict[str, Handler],
         accept: Callable[[Socket], Awaitable[dict[str, Any] | None]],
         on_disconnect: Callable[[Socket, str | None], Awaitable[None]],
+        unknown_event: Callable[[Socket, list[Any], int | None], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.namespace = namespace
         self.handlers = handlers
         self.accept = accept
         self.on_disconnect = on_disconnect
+        #: an event no handler subscribes to: (socket, packet data, ack id); see _binding
+        self.unknown_event = unknown_event or _ignore_event
+
+
+async def _ignore_event(sock: Socket, data: list[Any], ack_id: int | None) -> None:
+    return None
 
 
 def _merge(first: GatewayRuntime, second: GatewayRuntime) -> GatewayRuntime:
@@ -142,7 +149,7 @@ def _merge(first: GatewayRuntime, second: GatewayRuntime) -> GatewayRuntime:
 
     return GatewayRuntime(
         f"{first.name}+{second.name}", first.namespace, {**first.handlers, **second.handlers},
-        accept, on_disconnect,
+        accept, on_disconnect, first.unknown_event,
     )
 
 
@@ -650,8 +657,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         event = data[0]
         handler = sock.gateway.handlers.get(event)
         if handler is None:
-            # NestJS ignores events no handler subscribes to.
-            _log.debug("no handler for event", sid=sid, namespace=namespace, event=event)
+            # NestJS ignores events no handler subscribes to; an ack is answered (_binding).
+            await sock.gateway.unknown_event(sock, data, id)
             return
         n = len(data)
         # NestJS's rule: one argument is the body; several are the list of them.

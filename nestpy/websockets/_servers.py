@@ -24,6 +24,16 @@ __all__ = [
 NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate"})
 #: Options nestpy sets itself; a gateway may not override them.
 RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
+#: python-socketio options nestpy's connection handling does not honour, and why.
+UNSUPPORTED = {
+    "always_connect": (
+        "nestpy runs middleware, class guards and handle_connection before it acknowledges "
+        "the connection, so a refusal reaches the client as connect_error (which every "
+        "Socket.IO v3+ client handles); remove it"
+    ),
+}
+#: @WebSocketGateway's own keyword parameters: suggested for near-miss spellings.
+DECORATOR_PARAMS = ("namespace", "path", "cors", "transports")
 
 
 class GatewayOptionError(BootstrapError):
@@ -39,6 +49,8 @@ class GatewayOptionError(BootstrapError):
     def __str__(self) -> str:
         head = f"[gateway={self.gateway.__qualname__}] "
         if self.reserved:
+            if self.name in UNSUPPORTED:
+                return head + f"option {self.name!r} is not supported: {UNSUPPORTED[self.name]}"
             return head + (
                 f"option {self.name!r} is set by nestpy; "
                 + ("use cors=... instead" if self.name == "cors_allowed_origins" else "remove it")
@@ -78,13 +90,15 @@ def server_kwargs(options: GatewayOptions, gateway: type) -> dict[str, Any]:
     known = _known_options()
     kwargs: dict[str, Any] = {}
     for name, value in options.server_options.items():
-        if name in RESERVED:
+        if name in RESERVED or name in UNSUPPORTED:
             raise GatewayOptionError(gateway, name, None, reserved=True)
         if name not in known:
             snake = _camel_to_snake(name)
-            guess = snake if snake in known else None
+            guess = snake if snake in known and snake not in RESERVED else None
             if guess is None:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
+                # Never suggest a name the user may not set (that hint would loop).
+                settable = sorted((known - RESERVED - UNSUPPORTED.keys()) | set(DECORATOR_PARAMS))
+                close = difflib.get_close_matches(name, settable, n=1)
                 guess = close[0] if close else None
             raise GatewayOptionError(gateway, name, guess, reserved=False)
         kwargs[name] = value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
@@ -11,7 +11,10 @@ from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
 
-__all__ = ["Server"]
+__all__ = ["Middleware", "Server"]
+
+#: ``server.use`` middleware: called with the connecting ``Socket``.
+Middleware = Callable[[Socket], "Awaitable[Any] | Any"]
 
 
 class Server:
@@ -21,14 +24,47 @@ class Server:
     matches (NestJS's ``server.of(regex)``); ``of(name)`` narrows to one.
     """
 
-    __slots__ = ("_all", "_namespace", "_server")
+    __slots__ = ("_all", "_middleware", "_namespace", "_server")
 
-    def __init__(self, server: NestAsyncServer, namespace: str | re.Pattern[str]) -> None:
+    def __init__(
+        self,
+        server: NestAsyncServer,
+        namespace: str | re.Pattern[str],
+        middleware: list[Middleware] | None = None,
+    ) -> None:
         self._server = server
         self._namespace = namespace
+        #: shared with the gateway's compiled connection handler (``_binding``)
+        self._middleware: list[Middleware] = middleware if middleware is not None else []
         self._all = BroadcastOperator(
             server, (namespace,) if isinstance(namespace, str) else namespace
         )
+
+    def use(self, middleware: Middleware) -> Server:
+        """Run *middleware* on every new connection to this gateway's namespace(s), in the
+        order registered, before class guards and ``handle_connection``.
+
+        ``async def middleware(client: Socket) -> None`` (sync accepted): raising
+        ``WsException`` (or returning False) refuses the connection; the client receives
+        ``connect_error`` with the message. NestJS users write this in ``afterInit``
+        (``server.use((socket, next) => ...)``); ``after_init`` is the place here too.
+
+        .. versionadded:: 0.1
+        """
+        if not callable(middleware):
+            raise TypeError(f"server.use() needs a callable (client) -> None, got {middleware!r}")
+        self._middleware.append(middleware)
+        return self
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Every socket of the namespace, for ``emit_with_ack`` with a timeout
+        (``await server.timeout(5).emit_with_ack("ping")``)."""
+        return self._all.timeout(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Emit to every socket and gather their acknowledgements (60 s timeout; see
+        :meth:`timeout` and ``BroadcastOperator.emit_with_ack``)."""
+        return await self._all.emit_with_ack(event, *args)
 
     @property
     def raw(self) -> NestAsyncServer:
@@ -53,7 +89,7 @@ class Server:
     def of(self, namespace: str) -> Server:
         """A ``Server`` for one concrete namespace (useful with regex gateways)."""
         ns = namespace if namespace.startswith("/") else "/" + namespace
-        return Server(self._server, ns)
+        return Server(self._server, ns, self._middleware)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit *event* with *args* to every socket of the namespace."""

@@ -11,10 +11,15 @@ from urllib.parse import parse_qsl
 
 from socketio import packet as sio_packet
 
+from nestpy._pipeline.encoding import event_data, to_wire_args
+
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
 
-__all__ = ["BroadcastOperator", "Handshake", "RemoteSocket", "Socket"]
+__all__ = ["DEFAULT_ACK_TIMEOUT", "BroadcastOperator", "Handshake", "RemoteSocket", "Socket"]
+
+#: Seconds ``emit_with_ack`` waits for acknowledgements unless told otherwise.
+DEFAULT_ACK_TIMEOUT = 60.0
 
 
 class Handshake:
@@ -75,7 +80,7 @@ class Handshake:
 class BroadcastOperator:
     """An immutable selection of sockets to emit to (``to(room)``, ``except_(room)``)."""
 
-    __slots__ = ("_except", "_namespaces", "_rooms", "_server", "_skip")
+    __slots__ = ("_except", "_namespaces", "_rooms", "_server", "_skip", "_timeout")
 
     def __init__(
         self,
@@ -84,18 +89,21 @@ class BroadcastOperator:
         rooms: tuple[str, ...] = (),
         except_rooms: tuple[str, ...] = (),
         skip_sids: tuple[str, ...] = (),
+        timeout: float = DEFAULT_ACK_TIMEOUT,
     ) -> None:
         self._server = server
         self._namespaces = namespaces
         self._rooms = rooms
         self._except = except_rooms
         self._skip = skip_sids
+        self._timeout = timeout
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
         """Also target *room* (rooms accumulate as a union)."""
         rooms = (room,) if isinstance(room, str) else tuple(room)
         return BroadcastOperator(
-            self._server, self._namespaces, self._rooms + rooms, self._except, self._skip
+            self._server, self._namespaces, self._rooms + rooms, self._except, self._skip,
+            self._timeout,
         )
 
     in_ = to
@@ -104,8 +112,62 @@ class BroadcastOperator:
         """Exclude every socket in *room*."""
         rooms = (room,) if isinstance(room, str) else tuple(room)
         return BroadcastOperator(
-            self._server, self._namespaces, self._rooms, self._except + rooms, self._skip
+            self._server, self._namespaces, self._rooms, self._except + rooms, self._skip,
+            self._timeout,
         )
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """The same selection, whose :meth:`emit_with_ack` waits at most *seconds*
+        (Socket.IO 4.5's ``timeout(ms)``, in seconds)."""
+        if not seconds > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
+        return BroadcastOperator(
+            self._server, self._namespaces, self._rooms, self._except, self._skip, seconds
+        )
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Emit *event* to every selected socket and wait for each one's acknowledgement.
+
+        Returns:
+            One reply per targeted client, in arrival order (one ack argument → that value,
+            several → a tuple, none → None).
+
+        Raises:
+            AckTimeoutError: some client did not answer within the timeout (default 60 s,
+                see :meth:`timeout`); its ``responses`` holds the replies that arrived.
+
+        Only the sockets connected to this process are asked (a cluster adapter does not
+        carry acknowledgements between nodes yet).
+        """
+        from nestpy.websockets.exceptions import AckTimeoutError
+
+        args = tuple(to_wire_args(args))
+        data: Any = args[0] if len(args) == 1 else (args if args else None)
+        targets = self._local_sockets()
+        responses: list[Any] = []
+        if not targets:
+            return responses
+        loop = asyncio.get_running_loop()
+        all_in: asyncio.Future[None] = loop.create_future()
+        expected = len(targets)
+
+        def on_ack(*ack: Any) -> None:
+            if all_in.done():
+                return  # a late reply after the timeout: the caller has its answer
+            responses.append(ack[0] if len(ack) == 1 else (ack if ack else None))
+            if len(responses) == expected:
+                all_in.set_result(None)
+
+        server = self._server
+        for sock in targets:
+            await server.emit(event, data, to=sock.id, namespace=sock.namespace, callback=on_ack)
+        try:
+            await asyncio.wait_for(asyncio.shield(all_in), self._timeout)
+        except asyncio.TimeoutError:
+            if not all_in.done():
+                all_in.cancel()
+            raise AckTimeoutError(event, self._timeout, list(responses), expected) from None
+        return responses
 
     def _skip_list(self, namespace: str) -> list[str] | None:
         if not self._except and not self._skip:
@@ -121,6 +183,7 @@ class BroadcastOperator:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit *event* with *args* to every selected socket."""
+        args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         room: Any = list(self._rooms) if len(self._rooms) > 1 else (
             self._rooms[0] if self._rooms else None
@@ -290,7 +353,9 @@ class Socket:
         server = self._server
         await server.send_to(
             self._eio_sid,
-            server.packet_class(sio_packet.EVENT, namespace=self.namespace, data=[event, *args]),
+            server.packet_class(
+                sio_packet.EVENT, namespace=self.namespace, data=event_data(event, args)
+            ),
         )
 
     async def _flush_pending(self) -> None:
@@ -318,6 +383,7 @@ class Socket:
                 "emit() there (it is delivered after the acknowledgement), or ask for the ack "
                 "from a message handler."
             )
+        args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         # Not AsyncServer.call(): python-socketio refuses it when async_handlers is False,
         # which nestpy sets (dispatch is its own), so an ack callback is awaited here.
@@ -385,11 +451,11 @@ class Socket:
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 fut.set_result(None)
                 return fut
+            data = to_wire_args(args)  # an EncodeError leaves the ack unsent (answerable)
             sent = True
             # Written or queued now, in call order with the socket's other packets.
             return server.send_now(
-                eio_sid,
-                server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=list(args)),
+                eio_sid, server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=data)
             )
 
         return ack
@@ -473,6 +539,7 @@ class RemoteSocket:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit *event* with *args* to this client (through the broker)."""
+        args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         await self._server.emit(event, data, to=self.id, namespace=self.namespace)
 

@@ -312,6 +312,7 @@ async def test_slow_reader_falls_back_to_the_queue_and_keeps_order(app: NestAppl
         await ws.close()
 
 
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_message_handler_errors_are_logged_and_the_session_goes_on(
     app: NestApplication, caplog: pytest.LogCaptureFixture
 ) -> None:

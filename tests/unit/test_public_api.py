@@ -30,11 +30,14 @@ NESTPY = {
     "Scope",
     "UnknownDependencyError",
     "__version__",
+    "request_context",
 }
 
 #: DESIGN.md "Gateways" and "Errors": decorators, markers, hooks, wrappers.
 WEBSOCKETS_CORE = {
     "Ack",
+    "AckTimeoutError",
+    "BaseWsExceptionFilter",
     "BroadcastOperator",
     "ConnectedSocket",
     "Handshake",

@@ -108,6 +108,7 @@ async def test_ws_exception_dict_is_sent_verbatim(
 
 
 @pytest.mark.parametrize("event", ["boom", "sync_boom"])
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_other_exceptions_are_internal_server_errors(
     app: NestApplication, connect: Connect, bystander: Client, event: str
 ) -> None:
@@ -132,6 +133,7 @@ async def test_other_exceptions_are_internal_server_errors(
                   "cause": {"pattern": "boom", "data": 7}}),
     ],
 )
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_an_ack_request_is_answered_with_the_error(
     app: NestApplication, connect: Connect, event: str, payload: dict[str, Any]
 ) -> None:
@@ -241,6 +243,7 @@ class DoorModule: ...
         ("ask", {"message": "Internal server error"}),
     ],
 )
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_refused_connection_reaches_the_client_as_connect_error(
     start: Start, connect: Connect, mode: str, error: Any, transport: str
 ) -> None:

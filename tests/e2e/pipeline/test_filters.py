@@ -118,6 +118,7 @@ async def test_unmatched_error_falls_through_to_the_class_filter(harness: Harnes
     assert client.pending("exception") == 0
 
 
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_error_no_filter_catches_gets_the_default_payload(harness: Harness) -> None:
     app = await harness.start(FilteredModule)
     client = await harness.connect(app)
@@ -127,6 +128,7 @@ async def test_error_no_filter_catches_gets_the_default_payload(harness: Harness
     assert await client.receive("exception") == internal
 
 
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_error_inside_a_filter_falls_back_to_the_base_filter(harness: Harness) -> None:
     app = await harness.start(FilteredModule)
     client = await harness.connect(app)
@@ -147,6 +149,7 @@ async def test_extended_base_filter_without_cause(harness: Harness) -> None:
     assert await client.receive("exception") == payload
 
 
+@pytest.mark.allow_errors  # provokes server errors on purpose
 async def test_global_filter_is_built_with_di_and_comes_last(harness: Harness) -> None:
     app = await harness.start(FilteredModule, lambda a: a.use_global_filters(ReportingFilter))
     client = await harness.connect(app)

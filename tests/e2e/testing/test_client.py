@@ -12,6 +12,7 @@ import pytest
 from nestpy import Module
 from nestpy.testing import ConnectionRefused, SocketClient, Test
 from nestpy.websockets import (
+    Ack,
     ConnectedSocket,
     MessageBody,
     OnGatewayConnection,
@@ -52,6 +53,10 @@ class EchoGateway(OnGatewayConnection):
     @SubscribeMessage("shout")
     async def shout(self, text: Annotated[str, MessageBody()]) -> None:
         await self.server.emit("shout", text.upper())
+
+    @SubscribeMessage("silent")
+    def silent(self, ack: Annotated[Any, Ack()]) -> None:
+        """Takes the ack and never calls it: the client's call() times out."""
 
     @SubscribeMessage("kick")
     async def kick(self, client: Annotated[Socket, ConnectedSocket()]) -> None:
@@ -134,9 +139,9 @@ async def test_call_returns_the_ack_payload(app: Any) -> None:
 
 async def test_call_timeout_names_the_event(app: Any) -> None:
     async with app.test_client("/echo") as client:
-        # Unknown events are ignored by the server, so the ack never comes.
-        with pytest.raises(TimeoutError, match=r"no acknowledgement of 'unknown' on /echo"):
-            await client.call("unknown", 1, timeout=0.3)
+        # The handler takes the manual ack and never calls it, so the ack never comes.
+        with pytest.raises(TimeoutError, match=r"no acknowledgement of 'silent' on /echo"):
+            await client.call("silent", 1, timeout=0.3)
 
 
 async def test_several_clients_at_once(app: Any) -> None:

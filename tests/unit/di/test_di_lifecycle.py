@@ -6,7 +6,7 @@ import pytest
 
 from nestpy._di import Container, Inject, Module, Provider, call_hook
 from nestpy._di.lifecycle import INIT_HOOKS, SHUTDOWN_HOOKS, hook_order
-from nestpy.exceptions import BootstrapError, UnknownDependencyError
+from nestpy.exceptions import ScopeError, UnknownDependencyError
 
 LOG: list[str] = []
 
@@ -201,32 +201,52 @@ def test_create_honours_overrides_and_registered_providers() -> None:
     assert c.create(AppService, app) is c.get(AppService)  # a visible provider is reused
 
 
-def test_create_refuses_request_scoped_dependencies() -> None:
+def test_create_builds_an_enhancer_with_request_scoped_dependencies_per_request() -> None:
+    """DESIGN "Scopes in gateways": an enhancer may use a request-scoped provider; it is
+    then one instance per request (per socket in gateways). Contract changed from a
+    BootstrapError (issue 10)."""
     from nestpy._di import Injectable, Scope
+    from nestpy._di.scopes import PerRequest, request_context
 
     @Injectable(scope=Scope.REQUEST)
     class PerMessage: ...
 
     class Guard:
-        def __init__(self, m: PerMessage) -> None: ...
+        def __init__(self, m: PerMessage) -> None:
+            self.m = m
+
+        def can_activate(self, context: object) -> object:
+            return self.m
 
     @Module(providers=[PerMessage])
     class M: ...
 
     c = Container.build(M)
-    with pytest.raises(BootstrapError, match="request-scoped"):
-        c.create(Guard, c.modules[0])
+    guard = c.create(Guard, c.modules[0])
+    assert isinstance(guard, PerRequest) and guard.target is Guard
+    with request_context():
+        first = guard.can_activate(None)
+        assert guard.can_activate(None) is first  # one instance per request
+    with request_context():
+        assert guard.can_activate(None) is not first
+    with pytest.raises(ScopeError):
+        guard.can_activate(None)  # outside a request
 
 
-def test_create_refuses_a_visible_request_scoped_provider() -> None:
+def test_create_gives_a_visible_request_scoped_enhancer_per_request() -> None:
     from nestpy._di import Injectable, Scope
+    from nestpy._di.scopes import PerRequest, request_context
 
     @Injectable(scope=Scope.REQUEST)
-    class PerMessageGuard: ...
+    class PerMessageGuard:
+        def can_activate(self, context: object) -> object:
+            return self
 
     @Module(providers=[PerMessageGuard])
     class M: ...
 
     c = Container.build(M)
-    with pytest.raises(BootstrapError, match=r"PerMessageGuard .*is request-scoped"):
-        c.create(PerMessageGuard, c.modules[0])
+    guard = c.create(PerMessageGuard, c.modules[0])
+    assert isinstance(guard, PerRequest)
+    with request_context():
+        assert isinstance(guard.can_activate(None), PerMessageGuard)

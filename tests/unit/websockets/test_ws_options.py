@@ -21,13 +21,13 @@ def opts(cors: Any = None, transports: tuple[str, ...] | None = None, port: int 
 
 def test_python_socketio_and_engineio_options_pass_through() -> None:
     kwargs = server_kwargs(
-        opts(ping_interval=5, ping_timeout=3, max_http_buffer_size=10, always_connect=True,
+        opts(ping_interval=5, ping_timeout=3, max_http_buffer_size=10, allow_upgrades=True,
              connect_timeout=1.5, per_message_deflate=True),
         Gw,
     )
     assert kwargs == {
         "ping_interval": 5, "ping_timeout": 3, "max_http_buffer_size": 10,
-        "always_connect": True, "connect_timeout": 1.5, "per_message_deflate": True,
+        "allow_upgrades": True, "connect_timeout": 1.5, "per_message_deflate": True,
     }
 
 
