@@ -6,6 +6,7 @@ from nestpy.websockets.adapters import BrokerUnavailableError as BrokerUnavailab
 from nestpy.websockets.adapters import ClusterTimeoutError as ClusterTimeoutError
 from nestpy.websockets.adapters import IoAdapter as IoAdapter
 from nestpy.websockets.adapters import RedisIoAdapter as RedisIoAdapter
+from nestpy.websockets.adapters import SocketIoRedisAdapter as SocketIoRedisAdapter
 from nestpy.websockets.decorators import Ack as Ack
 from nestpy.websockets.decorators import ConnectedSocket as ConnectedSocket
 from nestpy.websockets.decorators import MessageBody as MessageBody
@@ -45,6 +46,7 @@ __all__ = [
     "RemoteSocket",
     "Server",
     "Socket",
+    "SocketIoRedisAdapter",
     "SubscribeMessage",
     "WebSocketGateway",
     "WebSocketServer",

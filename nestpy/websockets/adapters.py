@@ -11,7 +11,7 @@ machinery lives in ``nestpy.websockets._cluster``.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nestpy.websockets._cluster import (
     AdapterError,
@@ -24,6 +24,9 @@ from nestpy.websockets._cluster import (
 )
 from nestpy.websockets._fanout import FastAsyncManager
 
+if TYPE_CHECKING:
+    from nestpy.websockets._node_redis import NodeRedisManager
+
 __all__ = [
     "AdapterError",
     "AmqpIoAdapter",
@@ -31,6 +34,7 @@ __all__ = [
     "ClusterTimeoutError",
     "IoAdapter",
     "RedisIoAdapter",
+    "SocketIoRedisAdapter",
 ]
 
 
@@ -213,3 +217,73 @@ class AmqpIoAdapter(_BrokerAdapter):
         )
         self._managers.append(manager)
         return manager
+
+
+class SocketIoRedisAdapter(IoAdapter):
+    """Join a Node socket.io cluster: the ``@socket.io/redis-adapter`` 8.x protocol.
+
+    nestpy processes and Node socket.io (or NestJS) processes using
+    ``createAdapter(pubClient, subClient, {key})`` on the same Redis form one cluster:
+    broadcasts, rooms, ``except_``, ``fetch_sockets()``, ``sockets_join/leave``,
+    ``disconnect_sockets()``, server-side emits and broadcast acks cross both ways, and the
+    official ``@socket.io/redis-emitter`` reaches nestpy's clients. As in Node, join / leave /
+    disconnect requests are published without waiting for the other nodes.
+
+    Args:
+        url: ``redis://[[user]:password@]host:port/db``, ``rediss://`` or ``unix://``.
+        key: the channel prefix (Node's ``key`` option); the same on every node.
+        request_timeout: seconds ``fetch_sockets()`` and server-side emits with acks wait
+            for the other nodes (Node's ``requestsTimeout``, 5 s).
+        startup_timeout: seconds ``listen()`` waits for Redis before failing.
+        buffer_limit: messages kept while Redis is unreachable (oldest dropped beyond, and
+            the loss logged with its count).
+        redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
+
+    Raises:
+        AdapterError: the ``redis`` or ``msgpack`` package is not installed.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        key: str = "socket.io",
+        *,
+        request_timeout: float = 5.0,
+        startup_timeout: float = 5.0,
+        buffer_limit: int = 10_000,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        _require("redis", "node-cluster", "SocketIoRedisAdapter")
+        _require("msgpack", "node-cluster", "SocketIoRedisAdapter")
+        if request_timeout <= 0 or startup_timeout <= 0 or buffer_limit < 1:
+            raise ValueError("request_timeout and startup_timeout must be > 0, buffer_limit >= 1")
+        self.url = url
+        self.key = key
+        self.request_timeout = request_timeout
+        self.startup_timeout = startup_timeout
+        self.buffer_limit = buffer_limit
+        self.redis_options = dict(redis_options or {})
+        self._managers: list[NodeRedisManager] = []
+
+    def create_client_manager(self) -> NodeRedisManager:
+        """A new manager for one Socket.IO server (the n-th server gets key ``<key>#n``)."""
+        from nestpy.websockets._node_redis import NodeRedisManager
+
+        index = len(self._managers)
+        manager = NodeRedisManager(
+            self.url, self.key if index == 0 else f"{self.key}#{index + 1}",
+            request_timeout=self.request_timeout, startup_timeout=self.startup_timeout,
+            buffer_limit=self.buffer_limit, redis_options=dict(self.redis_options),
+        )
+        self._managers.append(manager)
+        return manager
+
+    @property
+    def managers(self) -> tuple[NodeRedisManager, ...]:
+        """The client managers created so far, one per Socket.IO server."""
+        return tuple(self._managers)
+
+    def __repr__(self) -> str:
+        return f"SocketIoRedisAdapter({redact_url(self.url)!r}, key={self.key!r})"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
+    from nestpy.websockets._server_side import TimedServer
 
 __all__ = ["Server"]
 
@@ -84,6 +85,42 @@ class Server:
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make every socket of this namespace leave *room*."""
         await self._all.sockets_leave(room)
+
+    # -- server-side emits (Socket.IO's serverSideEmit; cluster: nestpy._server_side) --------
+
+    def _concrete(self) -> tuple[str, ...]:
+        return self._server.active_namespaces(
+            (self._namespace,) if isinstance(self._namespace, str) else self._namespace
+        )
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        """Listen to *event* sent by the other nodes with ``server_side_emit`` (Node's
+        ``io.on``); the handler's return value answers ``server_side_emit_with_ack``."""
+        from nestpy.websockets import _server_side
+
+        _server_side.listen(self._server, self._concrete(), event, handler)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send *event* to the other nodes' listeners (Socket.IO's ``serverSideEmit``)."""
+        from nestpy.websockets import _server_side
+
+        await _server_side.server_side_emit(self._server, self._concrete(), event, list(args))
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Like ``server_side_emit``; returns one reply per other node."""
+        from nestpy.websockets import _server_side
+
+        return await _server_side.server_side_emit_with_ack(
+            self._server, self._concrete(), event, list(args), timeout
+        )
+
+    def timeout(self, seconds: float) -> TimedServer:
+        """The calls that wait for answers, with *seconds* as their timeout."""
+        from nestpy.websockets._server_side import TimedServer
+
+        return TimedServer(self._server, self._concrete(), seconds)
 
     def __repr__(self) -> str:
         return f"Server(namespace={self._namespace!r})"

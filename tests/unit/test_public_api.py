@@ -62,6 +62,7 @@ WEBSOCKETS_SCALE_OUT = {
     "IoAdapter",
     "RedisIoAdapter",
     "RemoteSocket",
+    "SocketIoRedisAdapter",
 }
 
 

@@ -1,0 +1,124 @@
+"""Server-side emits (Socket.IO's ``serverSideEmit``) and cluster-wide broadcast acks, for
+``Server``: they reach the other nodes through a Node-protocol cluster manager.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nestpy.websockets._cluster import AdapterError
+
+if TYPE_CHECKING:
+    from nestpy.websockets._engine import NestAsyncServer
+
+__all__ = ["TimedServer", "listen", "server_side_emit", "server_side_emit_with_ack"]
+
+#: Event names Socket.IO reserves (``RESERVED_EVENTS`` of socket.io's namespace.ts).
+RESERVED_EVENTS = frozenset({"connect", "connection", "disconnect", "disconnecting",
+                             "newListener", "removeListener"})
+
+
+def _manager(server: NestAsyncServer) -> Any:
+    manager = server.manager
+    if hasattr(manager, "on_server_side"):
+        return manager
+    if getattr(manager, "nest_cluster", False):
+        raise AdapterError(
+            "server-side emits need SocketIoRedisAdapter or SocketIoRedisStreamsAdapter "
+            "(Socket.IO's own cluster protocol); RedisIoAdapter/AmqpIoAdapter do not carry them"
+        )
+    return None  # one process: there is no other node to reach
+
+
+def _check(event: str) -> None:
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved event name")
+
+
+def listen(server: NestAsyncServer, namespaces: tuple[str, ...], event: str,
+           handler: Callable[..., Any]) -> None:
+    """Register *handler* for server-side *event* on *namespaces*."""
+    _check(event)
+    manager = _manager(server)
+    if manager is not None:
+        for ns in namespaces:
+            manager.on_server_side(ns, event, handler)
+
+
+async def server_side_emit(server: NestAsyncServer, namespaces: tuple[str, ...], event: str,
+                           args: list[Any]) -> None:
+    """Send *event* to the other nodes' listeners (no reply)."""
+    _check(event)
+    manager = _manager(server)
+    if manager is not None:
+        for ns in namespaces:
+            await manager.server_side_emit(ns, event, args)
+
+
+async def server_side_emit_with_ack(
+    server: NestAsyncServer, namespaces: tuple[str, ...], event: str, args: list[Any],
+    timeout: float | None,
+) -> list[Any]:
+    """Send *event* to the other nodes' listeners; one reply per node."""
+    _check(event)
+    manager = _manager(server)
+    out: list[Any] = []
+    if manager is not None:
+        for ns in namespaces:
+            out.extend(await manager.server_side_emit_with_ack(ns, event, args, timeout))
+    return out
+
+
+class TimedServer:
+    """``server.timeout(seconds)``: the calls that wait for answers, with that timeout.
+
+    .. versionadded:: 0.2
+    """
+
+    __slots__ = ("_namespaces", "_rooms", "_server", "_timeout")
+
+    def __init__(self, server: NestAsyncServer, namespaces: tuple[str, ...], timeout: float,
+                 rooms: tuple[str, ...] = ()) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        self._server = server
+        self._namespaces = namespaces
+        self._timeout = timeout
+        self._rooms = rooms
+
+    def to(self, room: str | list[str]) -> TimedServer:
+        """Only the clients in *room* (rooms accumulate as a union)."""
+        rooms = (room,) if isinstance(room, str) else tuple(room)
+        return TimedServer(self._server, self._namespaces, self._timeout, self._rooms + rooms)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """One reply per other node (``serverSideEmitWithAck``).
+
+        Raises:
+            ClusterTimeoutError: some node did not answer in time (``.partial``: the replies).
+        """
+        return await server_side_emit_with_ack(
+            self._server, self._namespaces, event, list(args), self._timeout
+        )
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Emit to the selected clients of every node; one ack per client.
+
+        Raises:
+            ClusterTimeoutError: some client did not answer in time (``.partial``: the acks).
+        """
+        manager = self._server.manager
+        if not hasattr(manager, "broadcast_with_ack"):
+            raise AdapterError(
+                "cluster-wide emit_with_ack needs SocketIoRedisAdapter or "
+                "SocketIoRedisStreamsAdapter"
+            )
+        out: list[Any] = []
+        for ns in self._namespaces:
+            out.extend(await manager.broadcast_with_ack(
+                ns, list(self._rooms), [], event, list(args), self._timeout
+            ))
+        return out
