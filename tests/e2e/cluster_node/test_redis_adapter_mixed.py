@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from cluster_node_support import WAIT
+from cluster_node_support import REDIS_URL, WAIT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.interop]
 
@@ -176,3 +176,26 @@ async def _until(fetch: Any, ok: Any, timeout: float = WAIT) -> None:
             if ok(value):
                 return
             await asyncio.sleep(0.02)
+
+
+async def test_nestpy_emitter_speaks_the_node_protocol(key, nest_node, node_peer, client) -> None:
+    from nestpy.websockets import Emitter
+
+    nest = await nest_node()
+    node = await node_peer("redis")
+    a = await client(nest.port, "alice", ("r1",))
+    b = await client(node.port, "bob", ("r1",))
+    c = await client(node.port, "carol")
+    async with Emitter(REDIS_URL, key, protocol="socket.io") as emitter:
+        await emitter.of("/chat").to("r1").emit("hello", {"n": 1}, b"\x07")
+        assert await a.receive("hello") == [{"n": 1}, b"\x07"]
+        assert await b.receive("hello") == [{"n": 1}, b"\x07"]
+        assert await c.nothing("hello")
+        await emitter.of("chat").except_("r1").sockets_join("outside")
+        await _until(lambda: _rooms_of(node, c.sid), lambda rooms: "outside" in rooms)
+        await emitter.server_side_emit("ping-servers", "from-emitter", namespace="/chat")
+        assert (await node.event("server-side"))["args"] == ["from-emitter"]
+        await emitter.of("/chat").in_("r1").disconnect_sockets()
+        await asyncio.wait_for(a.disconnected.wait(), WAIT)
+        await asyncio.wait_for(b.disconnected.wait(), WAIT)
+    assert c.sio.connected
