@@ -479,7 +479,11 @@ def bind_gateway(
 
     async def accept(sock: Socket) -> dict[str, Any] | None:
         try:
-            if guards:
+            # recovery hook (cluster branch): a recovered connection skips the guards
+            # (socket.io's skipMiddlewares), handle_connection still runs
+            recovery = sock.server.nest_recovery
+            skip = sock.recovered and recovery is not None and recovery.skip_middlewares
+            if guards and not skip:
                 # NestJS skips class guards on the handshake; we run them (DESIGN.md "Pipeline").
                 ctx = ExecutionContext(cls, conn_fn, sock, sock.handshake.auth, "connection")
                 for can_activate, is_async_guard in guards:

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 #: nestpy's own server options (not python-socketio's).
-NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate"})
+NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate", "connection_state_recovery"})
 #: Options nestpy sets itself; a gateway may not override them.
 RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
 

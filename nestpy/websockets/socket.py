@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl
 
 from socketio import packet as sio_packet
 
+from nestpy.websockets._recovery import EXCEPT_ROOMS
+
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
 
@@ -134,10 +136,16 @@ class BroadcastOperator:
                         event, data, ns, room, self._except, list(self._skip) or None
                     )
                 return
-        for ns in self._server.active_namespaces(self._namespaces):
-            await self._server.emit(
-                event, data, room=room, skip_sid=self._skip_list(ns), namespace=ns
-            )
+        # recovery hook (cluster branch): the excluded rooms, for packets kept for recovery
+        token = EXCEPT_ROOMS.set(self._except) if self._except else None
+        try:
+            for ns in self._server.active_namespaces(self._namespaces):
+                await self._server.emit(
+                    event, data, room=room, skip_sid=self._skip_list(ns), namespace=ns
+                )
+        finally:
+            if token is not None:
+                EXCEPT_ROOMS.reset(token)
 
     def _local_sockets(self) -> list[Socket]:
         """The selected sockets connected to this process."""
@@ -224,6 +232,8 @@ class Socket:
         id: the Socket.IO session id (unique per namespace connection).
         namespace: the namespace this socket is connected to.
         data: a per-connection dict for application state.
+        recovered: True when connection state recovery gave this socket back its id, rooms
+            and data after a brief disconnection (``connection_state_recovery``).
     """
 
     __slots__ = (
@@ -239,6 +249,7 @@ class Socket:
         "gateway",
         "id",
         "namespace",
+        "recovered",
     )
 
     def __init__(
@@ -263,6 +274,8 @@ class Socket:
         self._pending: list[tuple[str, tuple[Any, ...]]] | None = []
         self.connected = False
         self.data: dict[str, Any] = {}
+        #: True when connection state recovery restored this socket (same id, rooms, data).
+        self.recovered = False
 
     @property
     def handshake(self) -> Handshake:
