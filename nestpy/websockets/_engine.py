@@ -36,7 +36,7 @@ from socketio import packet as sio_packet
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
-from nestpy.websockets._recovery import RecoveryStore, pre_connect_as, rejoin
+from nestpy.websockets._recovery import attach_recovery, pre_connect_as, rejoin
 from nestpy.websockets.socket import Socket
 
 __all__ = ["GatewayRuntime", "NestAsyncServer"]
@@ -476,9 +476,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
         self.on("disconnect", self._nest_disconnect, namespace="*")
         # recovery hook (cluster branch): connection state recovery, when the option is on
-        self.nest_recovery = RecoveryStore.from_option(connection_state_recovery)
-        if self.nest_recovery is not None and isinstance(self.manager, FastAsyncManager):
-            self.manager.recovery = self.nest_recovery
+        self.nest_recovery = attach_recovery(self.manager, connection_state_recovery)
         # Acks and Socket.emit go through the manager's unicast fast path when it has one
         # (FastAsyncManager and its pub/sub subclasses): resolved once, not per message.
         unicast = getattr(self.manager, "unicast", None)
@@ -620,7 +618,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         recovery = self.nest_recovery
         # recovery hook (cluster branch): a known pid + offset gets its sid, rooms, data back
-        restored = recovery.restore(namespace, data) if recovery is not None else None
+        restored = await recovery.restore(namespace, data) if recovery is not None else None
         if restored is not None:
             sid = pre_connect_as(self.manager, eio_sid, namespace, restored.sid)
         else:

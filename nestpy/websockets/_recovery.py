@@ -34,7 +34,9 @@ from bidict import ValueDuplicationError
 if TYPE_CHECKING:
     from nestpy.websockets.socket import Socket
 
-__all__ = ["EXCEPT_ROOMS", "RecoveryStore", "Restored"]
+__all__ = [
+    "EXCEPT_ROOMS", "RecoveryStore", "Restored", "attach_recovery", "pre_connect_as", "rejoin",
+]
 
 #: Disconnect reasons after which a session is kept (socket.io's
 #: ``RECOVERABLE_DISCONNECT_REASONS``, in python-engineio's words).
@@ -216,7 +218,7 @@ class RecoveryStore:
 
     # -- reconnection ---------------------------------------------------------------------
 
-    def restore(self, namespace: str, auth: Any) -> Restored | None:
+    async def restore(self, namespace: str, auth: Any) -> Restored | None:
         """The session *auth* (``{pid, offset}``) names, with the packets it missed; None
         when there is none (expired, unknown, another namespace, offset too old)."""
         if not isinstance(auth, dict):
@@ -263,6 +265,29 @@ class RecoveryStore:
             if sessions[pid].disconnected_at >= limit:
                 break
             del sessions[pid]
+
+
+def attach_recovery(manager: Any, option: Any) -> Any:
+    """The recovery store for gateway option *option* (None: off), attached to *manager*'s
+    broadcast path. A manager with its own (``attach_recovery``: the Redis Streams one,
+    across processes) makes it; the in-memory store otherwise.
+
+    Raises:
+        ValueError: a malformed option.
+    """
+    store = RecoveryStore.from_option(option)
+    if store is None:
+        return None
+    attach = getattr(manager, "attach_recovery", None)
+    if attach is not None:
+        return attach(store)
+    if hasattr(manager, "recovery"):  # FastAsyncManager and its subclasses
+        manager.recovery = store
+        return store
+    raise ValueError(
+        "connection_state_recovery needs nestpy's client managers (a custom client_manager "
+        "has no broadcast hook)"
+    )
 
 
 def pre_connect_as(manager: Any, eio_sid: str, namespace: str, sid: str) -> str | None:
