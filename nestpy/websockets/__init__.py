@@ -7,6 +7,9 @@ from nestpy.websockets.adapters import ClusterTimeoutError as ClusterTimeoutErro
 from nestpy.websockets.adapters import IoAdapter as IoAdapter
 from nestpy.websockets.adapters import RedisIoAdapter as RedisIoAdapter
 from nestpy.websockets.adapters import SocketIoRedisAdapter as SocketIoRedisAdapter
+from nestpy.websockets.adapters import (
+    SocketIoRedisStreamsAdapter as SocketIoRedisStreamsAdapter,
+)
 from nestpy.websockets.decorators import Ack as Ack
 from nestpy.websockets.decorators import ConnectedSocket as ConnectedSocket
 from nestpy.websockets.decorators import MessageBody as MessageBody
@@ -47,6 +50,7 @@ __all__ = [
     "Server",
     "Socket",
     "SocketIoRedisAdapter",
+    "SocketIoRedisStreamsAdapter",
     "SubscribeMessage",
     "WebSocketGateway",
     "WebSocketServer",

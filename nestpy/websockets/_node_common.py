@@ -18,6 +18,7 @@ from aiohttp import web
 from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._recovery import EXCEPT_ROOMS
 from nestpy.websockets.socket import BroadcastOperator, Socket
 
 if TYPE_CHECKING:
@@ -103,6 +104,11 @@ class Outbox:
         self._idle.clear()
         if not self._wake.is_set():
             self._wake.set()
+
+    @property
+    def failing(self) -> bool:
+        """True while the last publish failed (until one succeeds)."""
+        return self._failing
 
     @property
     def pending(self) -> int:
@@ -254,12 +260,18 @@ class NodeClusterMixin:
     ) -> None:
         """Emit to this node's clients of *ns* in *rooms*, not in the *except_* rooms."""
         skip = [sid for sid, _ in self.get_participants(ns, except_)] if except_ else None
-        # FastAsyncManager.emit: the local fan-out, not this class's publishing emit. A tuple
-        # is several arguments to python-socketio (so a lone None stays one argument).
-        await FastAsyncManager.emit(
-            cast(FastAsyncManager, self), event, tuple(args), ns, room=rooms or None,
-            skip_sid=skip,
-        )
+        # The excluded rooms, for a recovery store keeping this packet (see _recovery).
+        token = EXCEPT_ROOMS.set(tuple(except_)) if except_ else None
+        try:
+            # FastAsyncManager.emit: the local fan-out, not this class's publishing emit. A
+            # tuple is several arguments to python-socketio (so a lone None stays one).
+            await FastAsyncManager.emit(
+                cast(FastAsyncManager, self), event, tuple(args), ns, room=rooms or None,
+                skip_sid=skip,
+            )
+        finally:
+            if token is not None:
+                EXCEPT_ROOMS.reset(token)
 
     async def local_broadcast_with_ack(
         self, ns: str, rooms: list[str], except_: list[str], event: Any, args: list[Any],

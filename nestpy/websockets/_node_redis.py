@@ -214,10 +214,14 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
 
     async def _listen(self) -> None:
         delay = 0.05
+        lost = False
         while not self._stopped:
             try:
                 async for msg in self._sub.listen():
                     delay = 0.05
+                    if lost:
+                        lost = False
+                        _log.info("Redis subscription back")
                     try:
                         await self._on_message(msg)
                     except Exception:
@@ -225,7 +229,9 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                _log.warning("Redis subscription lost; reconnecting", error=wire_reason(exc))
+                if not lost:  # once per outage, not per retry
+                    _log.warning("Redis subscription lost; reconnecting", error=wire_reason(exc))
+                lost = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from nestpy.websockets.socket import Socket
 
 __all__ = [
-    "EXCEPT_ROOMS", "RecoveryStore", "Restored", "attach_recovery", "pre_connect_as", "rejoin",
+    "EXCEPT_ROOMS", "RecoveryStore", "Restored", "attach_recovery", "is_recoverable",
+    "pre_connect_as", "rejoin",
 ]
 
 #: Disconnect reasons after which a session is kept (socket.io's
@@ -165,9 +166,7 @@ class RecoveryStore:
     def persist(self, sock: Socket, reason: Any) -> None:
         """*sock* is going away: keep its session when *reason* is recoverable."""
         pid = self._pids.pop(sock.id, None)
-        if reason == "client disconnect" and sock._eio_sid in self.engine_closing:
-            reason = "transport close"
-        if pid is None or str(reason) not in RECOVERABLE:
+        if pid is None or not is_recoverable(sock, reason, self.engine_closing):
             return
         now = time.monotonic()
         self._expire(now)
@@ -265,6 +264,14 @@ class RecoveryStore:
             if sessions[pid].disconnected_at >= limit:
                 break
             del sessions[pid]
+
+
+def is_recoverable(sock: Socket, reason: Any, engine_closing: set[str]) -> bool:
+    """Whether *sock* leaving for *reason* keeps its session (socket.io's reasons; a client's
+    Engine.IO CLOSE, "client disconnect" in python-engineio, is Node's "transport close")."""
+    if reason == "client disconnect" and sock._eio_sid in engine_closing:
+        return True
+    return str(reason) in RECOVERABLE
 
 
 def attach_recovery(manager: Any, option: Any) -> Any:

@@ -26,6 +26,7 @@ from nestpy.websockets._fanout import FastAsyncManager
 
 if TYPE_CHECKING:
     from nestpy.websockets._node_redis import NodeRedisManager
+    from nestpy.websockets._node_streams import NodeStreamsManager
 
 __all__ = [
     "AdapterError",
@@ -35,6 +36,7 @@ __all__ = [
     "IoAdapter",
     "RedisIoAdapter",
     "SocketIoRedisAdapter",
+    "SocketIoRedisStreamsAdapter",
 ]
 
 
@@ -287,3 +289,93 @@ class SocketIoRedisAdapter(IoAdapter):
 
     def __repr__(self) -> str:
         return f"SocketIoRedisAdapter({redact_url(self.url)!r}, key={self.key!r})"
+
+
+class SocketIoRedisStreamsAdapter(IoAdapter):
+    """Join a Node socket.io cluster on ``@socket.io/redis-streams-adapter`` 0.3.x.
+
+    Lasting messages (broadcasts, sockets join / leave / disconnect) go through a Redis
+    stream that every node reads from where it stopped, so a node cut off from Redis for a
+    moment, or a Redis restart, loses nothing sent once Redis is back; what a node sends while
+    Redis is away waits in a bounded queue. With the gateway option
+    ``connection_state_recovery`` the sessions and offsets live in Redis: a client recovers
+    on any node of the cluster, nestpy or Node.
+
+    Args:
+        url: ``redis://[[user]:password@]host:port/db``, ``rediss://`` or ``unix://``.
+        stream_name: the stream (Node's ``streamName``).
+        channel_prefix: the pub/sub prefix (Node's ``channelPrefix``, default ``socket.io``).
+        session_key_prefix: where sessions are kept (Node's ``sessionKeyPrefix``).
+        max_len: the stream's approximate length cap (Node's ``maxLen``).
+        read_count, block_time: entries per ``XREAD`` and its block time in seconds.
+        request_timeout: seconds ``fetch_sockets()`` and acked server-side emits wait.
+        startup_timeout: seconds ``listen()`` waits for Redis before failing.
+        buffer_limit: messages kept while Redis is unreachable (oldest dropped beyond, and
+            the loss logged with its count).
+        redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
+
+    Raises:
+        AdapterError: the ``redis`` or ``msgpack`` package is not installed.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        stream_name: str = "socket.io",
+        *,
+        channel_prefix: str = "socket.io",
+        session_key_prefix: str = "sio:session:",
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        request_timeout: float = 5.0,
+        startup_timeout: float = 5.0,
+        buffer_limit: int = 10_000,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        _require("redis", "node-cluster", "SocketIoRedisStreamsAdapter")
+        _require("msgpack", "node-cluster", "SocketIoRedisStreamsAdapter")
+        if min(request_timeout, startup_timeout, block_time) <= 0 or min(
+            buffer_limit, max_len, read_count
+        ) < 1:
+            raise ValueError(
+                "timeouts and block_time must be > 0; buffer_limit, max_len and read_count >= 1"
+            )
+        self.url = url
+        self.stream_name = stream_name
+        self._kwargs: dict[str, Any] = {
+            "channel_prefix": channel_prefix, "session_key_prefix": session_key_prefix,
+            "max_len": max_len, "read_count": read_count, "block_time": block_time,
+            "request_timeout": request_timeout, "startup_timeout": startup_timeout,
+            "buffer_limit": buffer_limit,
+        }
+        self.redis_options = dict(redis_options or {})
+        self._managers: list[NodeStreamsManager] = []
+
+    def create_client_manager(self) -> NodeStreamsManager:
+        """A new manager for one Socket.IO server (the n-th server gets ``<stream>#n``)."""
+        from nestpy.websockets._node_streams import NodeStreamsManager
+
+        index = len(self._managers)
+        suffix = "" if index == 0 else f"#{index + 1}"
+        kwargs = dict(self._kwargs)
+        kwargs["channel_prefix"] += suffix
+        manager = NodeStreamsManager(
+            self.url, self.stream_name + suffix, redis_options=dict(self.redis_options),
+            **kwargs,
+        )
+        self._managers.append(manager)
+        return manager
+
+    @property
+    def managers(self) -> tuple[NodeStreamsManager, ...]:
+        """The client managers created so far, one per Socket.IO server."""
+        return tuple(self._managers)
+
+    def __repr__(self) -> str:
+        return (
+            f"SocketIoRedisStreamsAdapter({redact_url(self.url)!r}, "
+            f"stream_name={self.stream_name!r})"
+        )

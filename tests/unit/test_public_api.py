@@ -63,6 +63,7 @@ WEBSOCKETS_SCALE_OUT = {
     "RedisIoAdapter",
     "RemoteSocket",
     "SocketIoRedisAdapter",
+    "SocketIoRedisStreamsAdapter",
 }
 
 

@@ -181,3 +181,72 @@ class Client:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+class NestNode:
+    """One nestpy application of the cluster (in this process) and its gateway."""
+
+    def __init__(self, app: Any, adapter: Any, gateway: Any = None) -> None:
+        self.app = app
+        self.adapter = adapter
+        self.gateway = gateway
+
+    @property
+    def server(self) -> Any:
+        """The gateway's ``Server``."""
+        return self.gateway.server
+
+    @property
+    def port(self) -> int:
+        return int(self.app.url_for(None).rsplit(":", 1)[1])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThrowawayRedis:
+    """A private ``redis-server`` on a free port (never the shared one), restartable."""
+
+    def __init__(self) -> None:
+        exe = shutil.which("redis-server")
+        assert exe is not None, "redis-server is not installed"
+        self.exe = exe
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import socket
+        import time
+
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.2
+            ):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("throwaway redis-server did not start")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)

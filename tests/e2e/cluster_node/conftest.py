@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from cluster_node_support import REDIS_URL, Client, NodeProcess
+from cluster_node_support import REDIS_URL, Client, NestNode, NodeProcess
 
-from nestpy import Module, NestApplication, NestFactory
+from nestpy import Module, NestFactory
 from nestpy.websockets import (
     IoAdapter,
     Server,
@@ -46,23 +46,6 @@ class ChatModule:
     """What every nestpy node runs."""
 
 
-class NestNode:
-    """One nestpy application of the cluster (in this process)."""
-
-    def __init__(self, app: NestApplication, adapter: IoAdapter) -> None:
-        self.app = app
-        self.adapter = adapter
-
-    @property
-    def server(self) -> Server:
-        gw: ChatGateway = self.app.get(ChatGateway)
-        return gw.server
-
-    @property
-    def port(self) -> int:
-        return int(self.app.url_for(None).rsplit(":", 1)[1])
-
-
 @pytest.fixture
 def key() -> str:
     """A Redis key prefix no other test uses."""
@@ -78,7 +61,7 @@ async def nest_node(key: str) -> AsyncIterator[Callable[..., Awaitable[NestNode]
         app = await NestFactory.create(ChatModule)
         adapter = adapter or SocketIoRedisAdapter(REDIS_URL, key)
         app.use_websocket_adapter(adapter)
-        node = NestNode(app, adapter)
+        node = NestNode(app, adapter, app.get(ChatGateway))
         nodes.append(node)
         await app.listen(0, "127.0.0.1")
         return node

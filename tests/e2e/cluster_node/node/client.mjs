@@ -39,6 +39,20 @@ async function run(cmd) {
       await connected;
       return { id: socket.id, recovered: socket.recovered };
     }
+    case "moveTo": {
+      // the load balancer sends the reconnection to another node: same pid and offset
+      const pid = socket._pid, offset = socket._lastOffset;
+      socket.close();
+      socket = io(cmd.url, { transports: ["websocket"], reconnection: false, autoConnect: false,
+        forceNew: true, auth: cmd.auth || {} });
+      socket._pid = pid;
+      socket._lastOffset = offset;
+      socket.onAny((event, ...args) => received.push([event, ...args]));
+      const connected = once("connect");
+      socket.connect();
+      await connected;
+      return { id: socket.id, recovered: socket.recovered };
+    }
     case "received": return received;
     default: throw new Error("unknown op " + cmd.op);
   }

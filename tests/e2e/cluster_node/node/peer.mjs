@@ -35,10 +35,12 @@ const io = new Server(httpServer, opts);
 for (const name of NAMESPACES) {
   const nsp = io.of(name);
   nsp.on("connection", (socket) => {
-    socket.data.user = socket.handshake.auth && socket.handshake.auth.user;
+    if (!socket.recovered) socket.data.user = socket.handshake.auth && socket.handshake.auth.user;
     out({ event: "connection", nsp: name, sid: socket.id, recovered: socket.recovered });
     socket.on("join", (room, cb) => { socket.join(room); cb && cb(true); });
     socket.on("relay", (msg, cb) => { socket.to(msg.room).emit("relayed", msg.text); cb && cb(true); });
+    socket.on("whoami", (_, cb) => cb({ id: socket.id, recovered: socket.recovered,
+      rooms: [...socket.rooms].sort(), data: socket.data }));
   });
   nsp.on("ping-servers", (...args) => {
     const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
