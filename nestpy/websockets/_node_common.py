@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["NodeClusterMixin", "Outbox", "hook_app_lifecycle"]
 
 _log = Logger("nestpy.websockets.node_cluster")
+#: Longest wait between two reconnection attempts (seconds): short, so a node is back on
+#: pub/sub soon after Redis is (what is published before it resubscribes does not reach it).
+MAX_BACKOFF = 0.25
+_MAX_BACKOFF = MAX_BACKOFF
 
 #: A server-side event listener: ``handler(*args)``, sync or async; its return value is the
 #: reply when the sender asked for one.
@@ -142,7 +146,7 @@ class Outbox:
                     )
                 self._failing = True
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _MAX_BACKOFF)
                 continue
             delay = 0.05
             if not queue:

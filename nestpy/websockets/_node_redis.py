@@ -40,6 +40,9 @@ from nestpy.websockets._cluster import (
     redact_url,
 )
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._node_common import (
+    MAX_BACKOFF as _MAX_BACKOFF,
+)
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
 from nestpy.websockets.socket import RemoteSocket
 
@@ -233,7 +236,7 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
                     _log.warning("Redis subscription lost; reconnecting", error=wire_reason(exc))
                 lost = True
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _MAX_BACKOFF)
 
     async def _on_message(self, msg: dict[str, Any]) -> None:
         channel: bytes = msg["channel"]

@@ -35,6 +35,9 @@ from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
 from nestpy.websockets._cluster import BrokerUnavailableError, Selection, redact_url
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._node_common import (
+    MAX_BACKOFF as _MAX_BACKOFF,
+)
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
 from nestpy.websockets._node_redis import _Waiting, wire_reason
 from nestpy.websockets._recovery import RecoveryStore, Restored, is_recoverable
@@ -331,7 +334,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
                     _log.warning("Redis subscription lost; reconnecting", error=wire_reason(exc))
                 lost = True
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _MAX_BACKOFF)
 
     async def _read_stream(self) -> None:
         delay = 0.05
@@ -349,7 +352,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
                                error=wire_reason(exc), stream=self.stream_name)
                 failing = True
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _MAX_BACKOFF)
                 continue
             if failing:
                 _log.info("reading the Redis stream again", stream=self.stream_name)
