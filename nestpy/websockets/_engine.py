@@ -619,9 +619,9 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         recovery = self.nest_recovery
         # recovery hook (cluster branch): a known pid + offset gets its sid, rooms, data back
         restored = await recovery.restore(namespace, data) if recovery is not None else None
-        if restored is not None:
-            sid = pre_connect_as(self.manager, eio_sid, namespace, restored.sid)
-        else:
+        sid = pre_connect_as(self.manager, eio_sid, namespace, restored.sid) if restored else None
+        if sid is None:
+            restored = None  # not restorable after all (its sid is taken): a new connection
             sid = await self.manager.pre_connect(eio_sid, namespace)
         if sid is None:
             await self._send_packet(

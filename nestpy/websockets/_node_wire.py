@@ -23,8 +23,11 @@ from typing import Any, Final
 
 try:  # optional dependency (the ``node-cluster`` extra)
     import msgpack
+
+    _Timestamp: Any = msgpack.Timestamp
 except ImportError:  # pragma: no cover - checked by the adapter's constructor
     msgpack = None
+    _Timestamp = None
 
 __all__ = [
     "RequestType",
@@ -51,13 +54,28 @@ class RequestType:
     BROADCAST_ACK: Final = 9
 
 
+def _iso(ts: Any) -> str:
+    """A MessagePack timestamp as JavaScript's ``Date.prototype.toJSON`` writes it."""
+    when: _dt.datetime = ts.to_datetime().astimezone(_dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _map_hook(obj: dict[Any, Any]) -> dict[Any, Any]:
+    # msgpack decodes the timestamp extension itself (no ext_hook call): fix it up here.
+    for key, value in obj.items():
+        if type(value) is _Timestamp:
+            obj[key] = _iso(value)
+    return obj
+
+
+def _list_hook(items: list[Any]) -> list[Any]:
+    for i, value in enumerate(items):
+        if type(value) is _Timestamp:
+            items[i] = _iso(value)
+    return items
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
-    if code == -1:
-        ts = msgpack.Timestamp.from_bytes(data)
-        when = ts.to_datetime()
-        return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
-            f"{when.microsecond // 1000:03d}Z"
-        )
     if code == 0:
         # notepack.io's own extension: an ArrayBuffer, or (2.x) ``undefined`` as fixext 1.
         return None if data == b"\x00" else bytes(data)
@@ -90,7 +108,10 @@ def encode(message: Any) -> bytes:
 
 def decode(raw: bytes) -> Any:
     """A MessagePack payload written by notepack.io or ``@msgpack/msgpack``."""
-    return msgpack.unpackb(raw, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+    return msgpack.unpackb(
+        raw, raw=False, strict_map_key=False, ext_hook=_ext_hook, object_hook=_map_hook,
+        list_hook=_list_hook,
+    )
 
 
 def decode_request(raw: bytes, loads: Callable[[Any], Any] = _stdjson.loads) -> Any:
