@@ -144,6 +144,7 @@ async def test_recovery_across_processes_and_implementations(key, node_peer, js_
 
         # cut, broadcasts from the other processes, reconnect to the Node process
         await client.call("cut")
+        await _session_saved(key)
         await servers[1].emit("tick", 3)
         await servers[1].to("elsewhere").emit("tick", "not for ann")
         await node.call("emit", nsp="/chat", rooms=["r1"], event="tick", args=[4])
@@ -155,6 +156,7 @@ async def test_recovery_across_processes_and_implementations(key, node_peer, js_
 
         # and from Node back to another nestpy process
         await client.call("cut")
+        await _session_saved(key)
         await servers[0].emit("tick", 5)
         back = await client.call("moveTo", url=f"http://127.0.0.1:{second.port}/chat")
         assert back == {"id": me["id"], "recovered": True}
@@ -166,6 +168,21 @@ async def test_recovery_across_processes_and_implementations(key, node_peer, js_
     finally:
         for app in apps:
             await app.close()
+
+
+async def _session_saved(key: str) -> None:
+    """Wait until the server that lost the client has saved its session in Redis."""
+    import redis.asyncio as aioredis
+
+    probe = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async with asyncio.timeout(WAIT):
+            while True:
+                if await probe.keys(f"{key}:session:*"):
+                    return
+                await asyncio.sleep(0.02)
+    finally:
+        await probe.aclose()
 
 
 async def _wait_ticks(client: NodeProcess, expected: list[Any]) -> None:
