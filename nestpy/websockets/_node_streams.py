@@ -12,10 +12,8 @@ Read from the adapter's source (socket.io-redis-streams-adapter ``lib/adapter.ts
 - ephemeral messages (fetch sockets, server-side emits, broadcasts with acks) are MessagePack
   on the pub/sub channel ``<prefix>#<ns>#``, answers on ``<prefix>#<ns>#<uid>#``;
 - the number of nodes is ``PUBSUB NUMSUB <prefix>#<ns>#``;
-- connection state recovery: the offset of a broadcast is its stream entry id (the same on
-  every node), a disconnected session is ``SET <session prefix><pid>`` (base64 MessagePack,
-  ``PX`` the window) and restored with ``GET``+``DEL`` and ``XRANGE`` from the offset — by any
-  node of the cluster, nestpy or Node.
+- connection state recovery: offsets are stream entry ids and sessions live in Redis
+  (``_node_streams_recovery``), so a client recovers on any node, nestpy or Node.
 
 .. versionadded:: 0.2
 """
@@ -27,7 +25,7 @@ import base64
 import contextlib
 import secrets
 import uuid
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
@@ -40,8 +38,11 @@ from nestpy.websockets._node_common import (
 )
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
 from nestpy.websockets._node_redis import _Waiting, wire_reason
-from nestpy.websockets._recovery import RecoveryStore, Restored, is_recoverable
-from nestpy.websockets.socket import RemoteSocket, Socket
+from nestpy.websockets._node_streams_recovery import StreamsRecovery
+from nestpy.websockets.socket import RemoteSocket
+
+if TYPE_CHECKING:
+    from nestpy.websockets._recovery import RecoveryStore
 
 __all__ = ["NodeStreamsManager"]
 
@@ -63,8 +64,6 @@ _MAY_HOLD_BINARY = frozenset({BROADCAST, FETCH_SOCKETS_RESPONSE, SERVER_SIDE_EMI
 _TO_REQUEST = {SOCKETS_JOIN: wire.RequestType.REMOTE_JOIN,
                SOCKETS_LEAVE: wire.RequestType.REMOTE_LEAVE,
                DISCONNECT_SOCKETS: wire.RequestType.REMOTE_DISCONNECT}
-#: XRANGE calls a restore makes at most (the Node adapter's RESTORE_SESSION_MAX_XRANGE_CALLS).
-_MAX_XRANGE_CALLS = 100
 _XADD = "\x00xadd"  # Outbox channel marker: the payload is stream fields
 
 
@@ -80,68 +79,6 @@ def _has_binary(obj: Any) -> bool:
 
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _include(rooms: list[str], opts: dict[str, Any]) -> bool:
-    """socket.io's ``shouldIncludePacket``: targeted and not excluded."""
-    targets = opts.get("rooms") or []
-    excluded = opts.get("except") or []
-    return (not targets or any(r in targets for r in rooms)) and all(
-        r not in excluded for r in rooms
-    )
-
-
-class StreamsRecovery:
-    """Connection state recovery kept in Redis, shared with every node on the stream."""
-
-    def __init__(self, manager: NodeStreamsManager, store: RecoveryStore) -> None:
-        self._m = manager
-        self.skip_middlewares = store.skip_middlewares
-        self.max_disconnection_duration = store.max_disconnection_duration
-        self._pids: dict[str, str] = {}
-        self.engine_closing: set[str] = set()
-        #: The stream id of the broadcast being delivered (set right before local delivery).
-        self.next_offset: str | None = None
-
-    def pid_for(self, sid: str) -> str:
-        """The private session id of connected socket *sid*."""
-        pid = self._pids.get(sid)
-        if pid is None:
-            pid = self._pids[sid] = secrets.token_urlsafe(15)
-        return pid
-
-    def on_broadcast(self, event: str, namespace: str, room: Any, skip: Any, data: Any) -> Any:
-        """Append the stream offset of the broadcast being delivered, if it has one."""
-        offset, self.next_offset = self.next_offset, None
-        if offset is None:
-            return data
-        if isinstance(data, tuple):
-            return (*data, offset)
-        return (offset,) if data is None else (data, offset)
-
-    def persist(self, sock: Socket, reason: Any) -> None:
-        """Keep *sock*'s session in Redis for the window when *reason* is recoverable."""
-        pid = self._pids.pop(sock.id, None)
-        if pid is None or not is_recoverable(sock, reason, self.engine_closing):
-            return
-        session = {"sid": sock.id, "pid": pid, "rooms": sorted(sock.rooms), "data": sock.data}
-        self._m.spawn(self._m.save_session(pid, session, self.max_disconnection_duration))
-
-    async def restore(self, namespace: str, auth: Any) -> Restored | None:
-        """The session *auth* names, with the broadcasts it missed (from the stream)."""
-        if not isinstance(auth, dict):
-            return None
-        pid, offset = auth.get("pid"), auth.get("offset")
-        if not isinstance(pid, str) or not isinstance(offset, str):
-            return None
-        try:
-            restored = await self._m.load_session(namespace, pid, offset)
-        except Exception as exc:
-            _log.warning("session not restored", error=wire_reason(exc))
-            return None
-        if restored is not None:
-            self._pids[restored.sid] = pid
-        return restored
 
 
 class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
@@ -450,52 +387,6 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
             waiting.received += 1
             if waiting.received >= waiting.expected and not waiting.future.done():
                 waiting.future.set_result(None)
-
-    # -- recovery storage -------------------------------------------------------------------
-
-    async def save_session(self, pid: str, session: dict[str, Any], window: float) -> None:
-        """``SET <prefix><pid>`` for *window* seconds (the Node adapter's format)."""
-        value = base64.b64encode(wire.encode(session))
-        try:
-            await self._pub.set(self.session_key_prefix + pid, value, px=int(window * 1000))
-        except Exception as exc:
-            _log.warning("session not saved for recovery", error=wire_reason(exc))
-
-    async def load_session(self, ns: str, pid: str, offset: str) -> Restored | None:
-        """``GET``+``DEL`` the session, check the offset is in the stream, collect the
-        broadcasts after it that targeted the session (``restoreSession``)."""
-        head, _, tail = offset.partition("-")
-        if not (head.isdigit() and tail.isdigit()):
-            return None
-        pipe = self._pub.pipeline(transaction=True)
-        pipe.get(self.session_key_prefix + pid)
-        pipe.delete(self.session_key_prefix + pid)
-        raw, _ = await pipe.execute()
-        if not raw or not await self._pub.xrange(self.stream_name, offset, offset):
-            return None
-        session = wire.decode(base64.b64decode(raw))
-        if not isinstance(session, dict) or not isinstance(session.get("sid"), str):
-            return None
-        rooms = [str(r) for r in session.get("rooms") or ()]
-        restored = Restored(session["sid"], pid, rooms, session.get("data"))
-        start = f"{head}-{int(tail) + 1}"
-        for _ in range(_MAX_XRANGE_CALLS):
-            entries = await self._pub.xrange(self.stream_name, start, "+", count=1000)
-            if not entries:
-                break
-            for entry_id, fields in entries:
-                eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                message = self.decode_entry(fields)
-                if message and message["nsp"] == ns and message["type"] == BROADCAST:
-                    data = message.get("data") or {}
-                    packet, opts = data.get("packet"), data.get("opts") or {}
-                    if isinstance(packet, dict) and isinstance(packet.get("data"), list) and (
-                        _include(rooms, opts)
-                    ):
-                        restored.missed.append([*packet["data"], eid])
-                h, _, t = eid.partition("-")
-                start = f"{h}-{int(t) + 1}"
-        return restored
 
     # -- nestpy's cluster interface -----------------------------------------------------------
 
