@@ -14,6 +14,7 @@ from nestpy._speed import default_json
 from nestpy.exceptions import BootstrapError
 from nestpy.websockets._engine import NestAsyncServer
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._recovery import RecoveryStore
 from nestpy.websockets.decorators import GatewayOptions
 
 __all__ = [
@@ -87,6 +88,11 @@ def server_kwargs(options: GatewayOptions, gateway: type) -> dict[str, Any]:
                 close = difflib.get_close_matches(name, sorted(known), n=1)
                 guess = close[0] if close else None
             raise GatewayOptionError(gateway, name, guess, reserved=False)
+        if name == "connection_state_recovery":  # recovery hook (cluster branch): check early
+            try:
+                RecoveryStore.from_option(value)
+            except (TypeError, ValueError) as exc:
+                raise BootstrapError(f"[gateway={gateway.__qualname__}] {exc}") from None
         kwargs[name] = value
     cors = options.cors
     if cors is not None and cors is not False:
