@@ -123,6 +123,8 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
         self._listener: asyncio.Task[None] | None = None
         self._started = False
         self._stopped = False
+        #: Nodes on ``/`` as last counted (at startup and by every cluster-wide request).
+        self.last_server_count = 1
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -161,6 +163,8 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
                 fix="Start Redis there, or pass SocketIoRedisAdapter(url=...) the address of "
                 "a running server.",
             ) from None
+        with contextlib.suppress(BrokerUnavailableError):
+            await self.count_nodes("/")
         self._outbox.start()
         self._listener = asyncio.ensure_future(self._listen())
         _log.info("Socket.IO Redis adapter connected", url=redact_url(self.url), key=self.key,
@@ -383,7 +387,10 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
                 "Redis", redact_url(self.url), wire_reason(exc), starting=False,
                 fix="The adapter keeps retrying.",
             ) from None
-        return int(answer[0][1]) if answer else 0
+        count = int(answer[0][1]) if answer else 0
+        if ns == "/":
+            self.last_server_count = max(count, 1)
+        return count
 
     async def ask(
         self, operation: str, ns: str, kind: int, body: dict[str, Any], local: list[Any],

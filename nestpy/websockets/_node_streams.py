@@ -119,6 +119,8 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
         self._last_id = "$"
         self._started = False
         self._stopped = False
+        #: Nodes on ``/`` as last counted (at startup and by every cluster-wide request).
+        self.last_server_count = 1
 
     def attach_recovery(self, store: RecoveryStore) -> StreamsRecovery:
         """Recovery across processes: sessions and offsets in Redis (``attach_recovery``)."""
@@ -163,6 +165,8 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
                 fix="Start Redis there, or pass SocketIoRedisStreamsAdapter(url=...) the "
                 "address of a running server.",
             ) from None
+        with contextlib.suppress(BrokerUnavailableError):
+            await self.count_nodes("/")
         self._outbox.start()
         self._tasks_main = [asyncio.ensure_future(self._listen()),
                             asyncio.ensure_future(self._read_stream())]
@@ -399,7 +403,10 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
                 "Redis", redact_url(self.url), wire_reason(exc), starting=False,
                 fix="The adapter keeps retrying.",
             ) from None
-        return int(answer[0][1]) if answer else 0
+        count = int(answer[0][1]) if answer else 0
+        if ns == "/":
+            self.last_server_count = max(count, 1)
+        return count
 
     async def server_count(self, namespace: str = "/") -> int:
         """Nodes serving *namespace* (``PUBSUB NUMSUB``)."""

@@ -282,6 +282,20 @@ class SocketIoRedisAdapter(IoAdapter):
         self._managers.append(manager)
         return manager
 
+    def server_count(self) -> int:
+        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
+        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
+        ``listen()``."""
+        return self._managers[0].last_server_count if self._managers else 1
+
+    async def count_servers(self, namespace: str = "/") -> int:
+        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
+
+        Raises:
+            BrokerUnavailableError: Redis cannot be reached.
+        """
+        return await self._managers[0].server_count(namespace) if self._managers else 1
+
     @property
     def managers(self) -> tuple[NodeRedisManager, ...]:
         """The client managers created so far, one per Socket.IO server."""
@@ -368,6 +382,20 @@ class SocketIoRedisStreamsAdapter(IoAdapter):
         )
         self._managers.append(manager)
         return manager
+
+    def server_count(self) -> int:
+        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
+        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
+        ``listen()``."""
+        return self._managers[0].last_server_count if self._managers else 1
+
+    async def count_servers(self, namespace: str = "/") -> int:
+        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
+
+        Raises:
+            BrokerUnavailableError: Redis cannot be reached.
+        """
+        return await self._managers[0].server_count(namespace) if self._managers else 1
 
     @property
     def managers(self) -> tuple[NodeStreamsManager, ...]:

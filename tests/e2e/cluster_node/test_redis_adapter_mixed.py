@@ -19,6 +19,9 @@ async def test_broadcasts_rooms_and_except_cross_both_ways(nest_node, node_peer,
     b = await client(node.port, "bob", ("r1", "vip"))
     c = await client(node.port, "carol")
     assert await node.call("count", nsp="/chat") == 2
+    assert await nest.adapter.count_servers("/chat") == 2
+    assert await nest.adapter.count_servers() == 2  # "/" (every Node server has it)
+    assert nest.adapter.server_count() == 2  # as last counted (just above)
 
     # nestpy → everyone (the Node node's clients too), binary and several arguments intact
     await nest.server.emit("news", {"n": 1}, b"\x00\x01", None)

@@ -37,6 +37,8 @@ async def test_mixed_cluster_on_the_stream(key, nest_node, node_peer, client) ->
     a = await client(nest.port, "alice", ("r1",))
     b = await client(node.port, "bob", ("r1", "vip"))
     c = await client(node.port, "carol")
+    assert await nest.adapter.count_servers("/chat") == 2
+    assert await node.call("count", nsp="/chat") == 2
 
     await nest.server.emit("news", {"n": 1}, b"\x01")
     for who in (a, b, c):
