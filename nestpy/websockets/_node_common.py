@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
@@ -190,6 +191,7 @@ class NodeClusterMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ss_handlers: dict[str, dict[str, list[ServerSideHandler]]] = {}
+        self._ss_patterns: list[tuple[re.Pattern[str], str, ServerSideHandler]] = []
         self._tasks: set[asyncio.Future[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -316,9 +318,15 @@ class NodeClusterMixin:
 
     # -- server-side emits -----------------------------------------------------------------
 
-    def on_server_side(self, ns: str, event: str, handler: ServerSideHandler) -> None:
-        """Listen to *event* sent by other nodes with ``serverSideEmit`` on *ns*."""
-        self._ss_handlers.setdefault(ns, {}).setdefault(event, []).append(handler)
+    def on_server_side(
+        self, ns: str | re.Pattern[str], event: str, handler: ServerSideHandler
+    ) -> None:
+        """Listen to *event* sent by other nodes with ``serverSideEmit`` on *ns* (a name, or
+        a regex gateway's pattern: every namespace it matches)."""
+        if isinstance(ns, str):
+            self._ss_handlers.setdefault(ns, {}).setdefault(event, []).append(handler)
+        else:
+            self._ss_patterns.append((ns, event, handler))
 
     async def on_server_side_emit(
         self, ns: str, data: list[Any], req_id: Any, reply: Callable[[Any], Any]
@@ -327,14 +335,18 @@ class NodeClusterMixin:
         the sender asked for a reply (Node replies once per node)."""
         if not isinstance(data, list) or not data:
             return
-        handlers = self._ss_handlers.get(ns, {}).get(str(data[0]))
+        event = str(data[0])
+        handlers = list(self._ss_handlers.get(ns, {}).get(event, ()))
+        for pattern, name, handler in self._ss_patterns:
+            if name == event and pattern.fullmatch(ns):
+                handlers.append(handler)
         if not handlers:
             return
         args = data[1:]
 
         async def run() -> None:
             first: Any = None
-            for i, handler in enumerate(list(handlers)):
+            for i, handler in enumerate(handlers):
                 try:
                     result = handler(*args)
                     if inspect.isawaitable(result):

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,14 +39,14 @@ def _check(event: str) -> None:
         raise ValueError(f"{event!r} is a reserved event name")
 
 
-def listen(server: NestAsyncServer, namespaces: tuple[str, ...], event: str,
+def listen(server: NestAsyncServer, namespaces: str | re.Pattern[str], event: str,
            handler: Callable[..., Any]) -> None:
-    """Register *handler* for server-side *event* on *namespaces*."""
+    """Register *handler* for server-side *event* on a namespace or every namespace a
+    pattern matches (including those that become active later)."""
     _check(event)
     manager = _manager(server)
     if manager is not None:
-        for ns in namespaces:
-            manager.on_server_side(ns, event, handler)
+        manager.on_server_side(namespaces, event, handler)
 
 
 async def server_side_emit(server: NestAsyncServer, namespaces: tuple[str, ...], event: str,

@@ -98,7 +98,7 @@ class Server:
         ``io.on``); the handler's return value answers ``server_side_emit_with_ack``."""
         from nestpy.websockets import _server_side
 
-        _server_side.listen(self._server, self._concrete(), event, handler)
+        _server_side.listen(self._server, self._namespace, event, handler)
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send *event* to the other nodes' listeners (Socket.IO's ``serverSideEmit``)."""
