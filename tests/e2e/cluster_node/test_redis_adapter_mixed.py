@@ -76,6 +76,8 @@ async def test_fetch_sockets_join_leave_disconnect_both_ways(nest_node, node_pee
     assert set(seen) == {a.sid, b.sid}
     assert seen[a.sid]["data"] == {"user": "alice"}
     assert seen[a.sid]["rooms"] == sorted([a.sid, "r1"])
+    # Node's adapter.allRooms() (ALL_ROOMS) includes nestpy's rooms
+    assert {a.sid, "r1"} <= set(await node.call("rooms", nsp="/chat"))
 
     # nestpy's sockets_join reaches the Node node's sockets (not waiting for it)
     await nest.server.except_("r1").sockets_join("late")
