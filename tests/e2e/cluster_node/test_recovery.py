@@ -151,6 +151,17 @@ async def test_reconnect_within_the_window_recovers_everything(app_for, js_clien
     assert payloads(received, "tick") == [1, 2, 3, 4, 5, 6]  # in order, once each
     assert payloads(received, "room") == ["a", "b"]
 
+    # the client closing Engine.IO itself ("transport close" on a Node server) recovers too
+    assert await client.call("drop") == "forced close"
+    await until(lambda: gw.gone.count(first["id"]) == 2)
+    await gw.server.emit("tick", 7)
+    assert await client.call("reconnect") == {"id": first["id"], "recovered": True}
+    async with asyncio.timeout(WAIT):
+        while payloads(received, "tick")[-1:] != [7]:
+            await asyncio.sleep(0.02)
+            received = await client.call("received")
+    assert payloads(received, "tick") == [1, 2, 3, 4, 5, 6, 7]
+
 
 async def test_no_recovery_after_the_window_or_a_deliberate_disconnect(app_for, js_client) -> None:
     app, gw = await app_for({"max_disconnection_duration": 0.5, "skip_middlewares": False})
