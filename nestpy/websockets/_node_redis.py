@@ -259,11 +259,12 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
         rest = channel[len(self._bcast_prefix):]
         ns_b, _, room_b = rest.partition(b"#")
         ns = ns_b.decode()
-        rooms = self.rooms.get(ns)
-        if rooms is None:
-            return
-        if room_b and room_b[:-1].decode() not in rooms:
-            return  # a room nobody here is in: not worth decoding (as Node does)
+        if self.recovery is None:  # else: kept for sockets that are away, whatever the room
+            rooms = self.rooms.get(ns)
+            if rooms is None:
+                return
+            if room_b and room_b[:-1].decode() not in rooms:
+                return  # a room nobody here is in: not worth decoding (as Node does)
         uid, packet, opts = wire.decode(data)
         if uid == self.uid or not isinstance(packet, dict):
             return

@@ -189,11 +189,14 @@ async def _session_saved(key: str) -> None:
 
 async def _wait_ticks(client: NodeProcess, expected: list[Any]) -> None:
     received: list[list[Any]] = []
-    async with asyncio.timeout(WAIT):
-        while ticks(received) != expected:
-            assert len(ticks(received)) <= len(expected), ticks(received)
-            await asyncio.sleep(0.02)
-            received = await client.call("received")
+    try:
+        async with asyncio.timeout(WAIT):
+            while ticks(received) != expected:
+                assert len(ticks(received)) <= len(expected), ticks(received)
+                await asyncio.sleep(0.02)
+                received = await client.call("received")
+    except TimeoutError:
+        raise AssertionError(f"received {received}, expected ticks {expected}") from None
 
 
 async def test_a_redis_restart_loses_nothing(key, nest_node, client) -> None:
@@ -229,3 +232,43 @@ async def test_a_redis_restart_loses_nothing(key, nest_node, client) -> None:
         assert not listener.disconnected.is_set() and not local.disconnected.is_set()
     finally:
         redis.stop()
+
+
+async def test_redis_adapter_recovery_replays_what_node_broadcast(
+    key, node_peer, js_client, client
+) -> None:
+    """With SocketIoRedisAdapter recovery is per process, and covers broadcasts that came
+    from Node nodes through Redis while the client was away (whatever their room)."""
+    from nestpy.websockets import SocketIoRedisAdapter
+
+    app = await NestFactory.create(RecoveringModule)
+    app.use_websocket_adapter(SocketIoRedisAdapter(REDIS_URL, key))
+    await app.listen(0, "127.0.0.1")
+    try:
+        nest = NestNode(app, None, app.get(RecoveringChat))
+        node = await node_peer("redis")
+        watcher = await client(nest.port, "wat", ("r1",))
+        js = await js_client()
+        url = f"http://127.0.0.1:{nest.port}/chat"
+        me = await js.call("connect", url=url, auth={"user": "ann"})
+        assert await js.call("call", event="join", arg="r2") is True
+        await node.call("emit", nsp="/chat", event="tick", args=[1])
+        await _wait_ticks(js, [1])
+        assert (await watcher.receive("tick"))[0] == 1
+        await js.call("cut")
+        async with asyncio.timeout(WAIT):
+            while True:
+                if me["id"] not in nest.server.sockets:
+                    break
+                await asyncio.sleep(0.02)
+        # while ann is away: to her room (no one else here is in it), to all, to another room
+        await node.call("emit", nsp="/chat", rooms=["r2"], event="tick", args=[2])
+        await node.call("emit", nsp="/chat", event="tick", args=[3])
+        await node.call("emit", nsp="/chat", rooms=["r1"], event="tick", args=["r1 only"])
+        # the watcher got the last two: everything before them reached this node too
+        assert (await watcher.receive("tick"))[0] == 3
+        assert (await watcher.receive("tick"))[0] == "r1 only"
+        assert await js.call("reconnect") == {"id": me["id"], "recovered": True}
+        await _wait_ticks(js, [1, 2, 3])
+    finally:
+        await app.close()
