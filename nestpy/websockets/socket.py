@@ -127,18 +127,18 @@ class BroadcastOperator:
         room: Any = list(self._rooms) if len(self._rooms) > 1 else (
             self._rooms[0] if self._rooms else None
         )
-        if self._except:
-            cluster = self._cluster()
-            if cluster is not None:
-                # Every node resolves the excluded rooms against its own rooms.
-                for ns in self._server.active_namespaces(self._namespaces):
-                    await cluster.nest_emit(
-                        event, data, ns, room, self._except, list(self._skip) or None
-                    )
-                return
         # recovery hook (cluster branch): the excluded rooms, for packets kept for recovery
         token = EXCEPT_ROOMS.set(self._except) if self._except else None
         try:
+            if self._except:
+                cluster = self._cluster()
+                if cluster is not None:
+                    # Every node resolves the excluded rooms against its own rooms.
+                    for ns in self._server.active_namespaces(self._namespaces):
+                        await cluster.nest_emit(
+                            event, data, ns, room, self._except, list(self._skip) or None
+                        )
+                    return
             for ns in self._server.active_namespaces(self._namespaces):
                 await self._server.emit(
                     event, data, room=room, skip_sid=self._skip_list(ns), namespace=ns
