@@ -60,3 +60,37 @@ async def test_redis_restart(key, nest_node, client) -> None:
         assert sender.adapter.managers[0]._outbox.pending == 0  # the queue was flushed
     finally:
         redis.stop()
+
+
+@pytest.mark.parametrize("kind", ["redis", "streams"])
+async def test_redis_down_at_startup_is_a_clear_error(kind: str) -> None:
+    from cluster_node_support import free_port
+
+    from nestpy import Module, NestFactory
+    from nestpy.websockets import (
+        BrokerUnavailableError,
+        SocketIoRedisStreamsAdapter,
+        WebSocketGateway,
+    )
+
+    @WebSocketGateway(namespace="chat")
+    class Chat:
+        pass
+
+    @Module(providers=[Chat])
+    class ChatModule:
+        pass
+
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"  # nothing listens there
+    adapter = (SocketIoRedisAdapter(url, startup_timeout=1) if kind == "redis"
+               else SocketIoRedisStreamsAdapter(url, startup_timeout=1))
+    app = await NestFactory.create(ChatModule)
+    app.use_websocket_adapter(adapter)
+    try:
+        with pytest.raises(BrokerUnavailableError) as info:
+            await app.listen(0, "127.0.0.1")
+    finally:
+        await app.close()
+    message = str(info.value)
+    assert "cannot connect to Redis at redis://:***@127.0.0.1" in message
+    assert "s3cret" not in message and "s3cret" not in repr(adapter)
