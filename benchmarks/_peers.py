@@ -70,6 +70,19 @@ PEERS: dict[str, PeerSpec] = {
         PeerSpec("raw-fast", "raw python-socketio +uvloop+orjson", (PY, _RAW, *_FAST), "raw"),
         PeerSpec("nestpy", "nestpy gateway", (PY, _NESTPY), "raw"),
         PeerSpec("nestpy-fast", "nestpy gateway +uvloop+orjson", (PY, _NESTPY, *_FAST), "raw-fast"),
+        # Cross-process fan-out on Node's adapter protocol (redis scenario only).
+        PeerSpec(
+            "nestpy-sio",
+            "nestpy gateway, SocketIoRedisAdapter",
+            (PY, _NESTPY),
+            redis_flag="--socketio-redis",
+        ),
+        PeerSpec(
+            "nestpy-fast-sio",
+            "nestpy gateway +uvloop+orjson, SocketIoRedisAdapter",
+            (PY, _NESTPY, *_FAST),
+            redis_flag="--socketio-redis",
+        ),
         PeerSpec(
             "nestjs",
             "NestJS 12 gateway (Node)",

@@ -41,6 +41,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--orjson", action="store_true", help="encode/decode with orjson")
     parser.add_argument("--redis", default=None, help="redis URL: use RedisIoAdapter")
+    parser.add_argument(
+        "--socketio-redis", default=None,
+        help="redis URL: use SocketIoRedisAdapter (Node's @socket.io/redis-adapter protocol)",
+    )
     return parser.parse_args(argv)
 
 
@@ -109,6 +113,12 @@ async def serve(args: argparse.Namespace) -> None:
     app = await NestFactory.create(module)
     if args.redis:
         app.use_websocket_adapter(_redis_adapter_class()(args.redis, channel="bench"))
+    if args.socketio_redis:
+        from nestpy.websockets import SocketIoRedisAdapter
+
+        # Same key as the Node peer (BENCH_REDIS_KEY), so a run can also mix the two.
+        key = os.environ.get("BENCH_REDIS_KEY", "bench")
+        app.use_websocket_adapter(SocketIoRedisAdapter(args.socketio_redis, key))
     await app.listen(args.port, "127.0.0.1")
     # What NestFactory.run does after listen() (NESTPY_GC_FREEZE, on by default): this peer
     # bootstraps by hand to print READY, so it repeats that step.

@@ -12,6 +12,10 @@ from nestpy.websockets.adapters import BrokerUnavailableError as BrokerUnavailab
 from nestpy.websockets.adapters import ClusterTimeoutError as ClusterTimeoutError
 from nestpy.websockets.adapters import IoAdapter as IoAdapter
 from nestpy.websockets.adapters import RedisIoAdapter as RedisIoAdapter
+from nestpy.websockets.adapters import SocketIoRedisAdapter as SocketIoRedisAdapter
+from nestpy.websockets.adapters import (
+    SocketIoRedisStreamsAdapter as SocketIoRedisStreamsAdapter,
+)
 from nestpy.websockets.decorators import Ack as Ack
 from nestpy.websockets.decorators import ConnectedSocket as ConnectedSocket
 from nestpy.websockets.decorators import MessageBody as MessageBody
@@ -54,6 +58,8 @@ __all__ = [
     "RemoteSocket",
     "Server",
     "Socket",
+    "SocketIoRedisAdapter",
+    "SocketIoRedisStreamsAdapter",
     "SubscribeMessage",
     "WebSocketGateway",
     "WebSocketServer",

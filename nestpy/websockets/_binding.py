@@ -632,7 +632,13 @@ def bind_gateway(
 
     async def accept(sock: Socket) -> dict[str, Any] | None:
         try:
-            if mws:
+            # Connection state recovery: a recovered connection skips middleware and guards
+            # (socket.io's skipMiddlewares); handle_connection still runs.
+            skip = False
+            if getattr(sock, "recovered", False):  # plain WebSocket clients never recover
+                recovery = getattr(sock.server, "nest_recovery", None)
+                skip = recovery is not None and recovery.skip_middlewares
+            if mws and not skip:
                 # server.use(): before class guards and handle_connection (DESIGN.md).
                 for mw in mws:
                     r = mw(sock)
@@ -640,7 +646,7 @@ def bind_gateway(
                         r = await r
                     if r is False:
                         return {"message": "Connection rejected by middleware"}
-            if guards:
+            if guards and not skip:
                 # NestJS skips class guards on the handshake; we run them (DESIGN.md "Pipeline").
                 ctx = ExecutionContext(cls, conn_fn, sock, sock.handshake.auth, "connection")
                 key = request_scope_key.set(sock) if keyed_guards else None

@@ -36,6 +36,7 @@ from socketio import packet as sio_packet
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._recovery import attach_recovery, pre_connect_as, rejoin
 from nestpy.websockets.socket import Socket
 
 __all__ = ["GatewayRuntime", "NestAsyncServer"]
@@ -463,6 +464,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         *,
         connect_timeout: float = 45.0,
         per_message_deflate: bool = False,
+        connection_state_recovery: Any = None,
         **kwargs: Any,
     ) -> None:
         self._nest_deflate = per_message_deflate
@@ -480,6 +482,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self._connect_timeout = connect_timeout
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
         self.on("disconnect", self._nest_disconnect, namespace="*")
+        # recovery hook (cluster branch): connection state recovery, when the option is on
+        self.nest_recovery = attach_recovery(self.manager, connection_state_recovery)
         # Acks and Socket.emit go through the manager's unicast fast path when it has one
         # (FastAsyncManager and its pub/sub subclasses): resolved once, not per message.
         unicast = getattr(self.manager, "unicast", None)
@@ -582,7 +586,14 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
-        await super()._handle_eio_disconnect(eio_sid, reason)
+        recovery = self.nest_recovery
+        if recovery is not None:  # recovery hook (cluster branch): a session-level close
+            recovery.engine_closing.add(eio_sid)
+        try:
+            await super()._handle_eio_disconnect(eio_sid, reason)
+        finally:
+            if recovery is not None:
+                recovery.engine_closing.discard(eio_sid)
         if reason == self.eio.reason.CLIENT_DISCONNECT:
             eio_socket = self.eio.sockets.get(eio_sid)
             if (
@@ -612,7 +623,13 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
                 ),
             )
             return
-        sid = await self.manager.pre_connect(eio_sid, namespace)
+        recovery = self.nest_recovery
+        # recovery hook (cluster branch): a known pid + offset gets its sid, rooms, data back
+        restored = await recovery.restore(namespace, data) if recovery is not None else None
+        sid = pre_connect_as(self.manager, eio_sid, namespace, restored.sid) if restored else None
+        if sid is None:
+            restored = None  # not restorable after all (its sid is taken): a new connection
+            sid = await self.manager.pre_connect(eio_sid, namespace)
         if sid is None:
             await self._send_packet(
                 eio_sid,
@@ -623,6 +640,10 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             )
             return
         sock = Socket(self, runtime, sid, eio_sid, namespace, self.environ.get(eio_sid, {}), data)
+        if restored is not None:  # recovery hook (cluster branch)
+            rejoin(self.manager, namespace, restored)
+            sock.data = restored.data if isinstance(restored.data, dict) else {}
+            sock.recovered = True
         try:
             refusal = await runtime.accept(sock)
         except Exception:  # accept() turns user errors into refusals; this is a bug guard
@@ -636,7 +657,12 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return
         await self._send_packet(
-            eio_sid, self.packet_class(sio_packet.CONNECT, {"sid": sid}, namespace=namespace)
+            eio_sid,
+            self.packet_class(
+                sio_packet.CONNECT,
+                {"sid": sid} if recovery is None else {"sid": sid, "pid": recovery.pid_for(sid)},
+                namespace=namespace,
+            ),
         )
         await self.manager.connect(sid, namespace)
         timer = self._connect_timers.pop(eio_sid, None)
@@ -644,6 +670,12 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             timer.cancel()
         sock.connected = True
         self.nest_sockets[sid] = sock
+        if restored is not None:  # recovery hook (cluster branch): missed packets, in order
+            for args in restored.missed:
+                await self.send_to(
+                    eio_sid,
+                    self.packet_class(sio_packet.EVENT, namespace=namespace, data=args),
+                )
         await sock._flush_pending()
 
     async def _handle_event(
@@ -679,6 +711,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         sock = self.nest_sockets.pop(sid, None)
         if sock is None:
             return
+        if self.nest_recovery is not None:  # recovery hook (cluster branch)
+            self.nest_recovery.persist(sock, reason)
         sock.connected = False
         await sock.gateway.on_disconnect(sock, reason)
 

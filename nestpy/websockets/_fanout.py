@@ -251,6 +251,9 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
     direct_deliveries: int = 0
     #: Recipients served through their socket's send queue (no callback) since start.
     queued_deliveries: int = 0
+    #: Connection state recovery (``nestpy.websockets._recovery.RecoveryStore``), set by the
+    #: server when the gateway option is on; None otherwise.
+    recovery: Any = None
 
     def __init__(self, *args: Any, write_buffer_limit: int | None = None, **kwargs: Any) -> None:
         # *args/**kwargs: in a pub/sub subclass (fast_manager_class) this sits after
@@ -285,6 +288,9 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
 
         Note: this method is a coroutine.
         """
+        if self.recovery is not None and not callback:
+            # recovery hook (cluster branch): keep the packet, append its offset
+            data = self.recovery.on_broadcast(event, namespace, to or room, skip_sid, data)
         if callback:
             # Each recipient gets its own ack id, hence its own packet: nothing to share.
             await super().emit(

@@ -14,6 +14,7 @@ from nestpy._speed import default_json
 from nestpy.exceptions import BootstrapError
 from nestpy.websockets._engine import NestAsyncServer
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._recovery import RecoveryStore
 from nestpy.websockets.decorators import GatewayOptions
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
 ]
 
 #: nestpy's own server options (not python-socketio's).
-NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate"})
+NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate", "connection_state_recovery"})
 #: Options nestpy sets itself; a gateway may not override them.
 RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
 #: python-socketio options nestpy's connection handling does not honour, and why.
@@ -101,6 +102,11 @@ def server_kwargs(options: GatewayOptions, gateway: type) -> dict[str, Any]:
                 close = difflib.get_close_matches(name, settable, n=1)
                 guess = close[0] if close else None
             raise GatewayOptionError(gateway, name, guess, reserved=False)
+        if name == "connection_state_recovery":  # recovery hook (cluster branch): check early
+            try:
+                RecoveryStore.from_option(value)
+            except (TypeError, ValueError) as exc:
+                raise BootstrapError(f"[gateway={gateway.__qualname__}] {exc}") from None
         kwargs[name] = value
     cors = options.cors
     if cors is not None and cors is not False:

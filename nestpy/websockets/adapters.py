@@ -11,7 +11,7 @@ machinery lives in ``nestpy.websockets._cluster``.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nestpy.websockets._cluster import (
     AdapterError,
@@ -24,6 +24,10 @@ from nestpy.websockets._cluster import (
 )
 from nestpy.websockets._fanout import FastAsyncManager
 
+if TYPE_CHECKING:
+    from nestpy.websockets._node_redis import NodeRedisManager
+    from nestpy.websockets._node_streams import NodeStreamsManager
+
 __all__ = [
     "AdapterError",
     "AmqpIoAdapter",
@@ -31,6 +35,8 @@ __all__ = [
     "ClusterTimeoutError",
     "IoAdapter",
     "RedisIoAdapter",
+    "SocketIoRedisAdapter",
+    "SocketIoRedisStreamsAdapter",
 ]
 
 
@@ -213,3 +219,191 @@ class AmqpIoAdapter(_BrokerAdapter):
         )
         self._managers.append(manager)
         return manager
+
+
+class SocketIoRedisAdapter(IoAdapter):
+    """Join a Node socket.io cluster: the ``@socket.io/redis-adapter`` 8.x protocol.
+
+    nestpy processes and Node socket.io (or NestJS) processes using
+    ``createAdapter(pubClient, subClient, {key})`` on the same Redis form one cluster:
+    broadcasts, rooms, ``except_``, ``fetch_sockets()``, ``sockets_join/leave``,
+    ``disconnect_sockets()``, server-side emits and broadcast acks cross both ways, and the
+    official ``@socket.io/redis-emitter`` reaches nestpy's clients. As in Node, join / leave /
+    disconnect requests are published without waiting for the other nodes.
+
+    Args:
+        url: ``redis://[[user]:password@]host:port/db``, ``rediss://`` or ``unix://``.
+        key: the channel prefix (Node's ``key`` option); the same on every node.
+        request_timeout: seconds ``fetch_sockets()`` and server-side emits with acks wait
+            for the other nodes (Node's ``requestsTimeout``, 5 s).
+        startup_timeout: seconds ``listen()`` waits for Redis before failing.
+        buffer_limit: messages kept while Redis is unreachable (oldest dropped beyond, and
+            the loss logged with its count).
+        redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
+
+    Raises:
+        AdapterError: the ``redis`` or ``msgpack`` package is not installed.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        key: str = "socket.io",
+        *,
+        request_timeout: float = 5.0,
+        startup_timeout: float = 5.0,
+        buffer_limit: int = 10_000,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        _require("redis", "node-cluster", "SocketIoRedisAdapter")
+        _require("msgpack", "node-cluster", "SocketIoRedisAdapter")
+        if request_timeout <= 0 or startup_timeout <= 0 or buffer_limit < 1:
+            raise ValueError("request_timeout and startup_timeout must be > 0, buffer_limit >= 1")
+        self.url = url
+        self.key = key
+        self.request_timeout = request_timeout
+        self.startup_timeout = startup_timeout
+        self.buffer_limit = buffer_limit
+        self.redis_options = dict(redis_options or {})
+        self._managers: list[NodeRedisManager] = []
+
+    def create_client_manager(self) -> NodeRedisManager:
+        """A new manager for one Socket.IO server (the n-th server gets key ``<key>#n``)."""
+        from nestpy.websockets._node_redis import NodeRedisManager
+
+        index = len(self._managers)
+        manager = NodeRedisManager(
+            self.url, self.key if index == 0 else f"{self.key}#{index + 1}",
+            request_timeout=self.request_timeout, startup_timeout=self.startup_timeout,
+            buffer_limit=self.buffer_limit, redis_options=dict(self.redis_options),
+        )
+        self._managers.append(manager)
+        return manager
+
+    def server_count(self) -> int:
+        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
+        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
+        ``listen()``."""
+        return self._managers[0].last_server_count if self._managers else 1
+
+    async def count_servers(self, namespace: str = "/") -> int:
+        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
+
+        Raises:
+            BrokerUnavailableError: Redis cannot be reached.
+        """
+        return await self._managers[0].server_count(namespace) if self._managers else 1
+
+    @property
+    def managers(self) -> tuple[NodeRedisManager, ...]:
+        """The client managers created so far, one per Socket.IO server."""
+        return tuple(self._managers)
+
+    def __repr__(self) -> str:
+        return f"SocketIoRedisAdapter({redact_url(self.url)!r}, key={self.key!r})"
+
+
+class SocketIoRedisStreamsAdapter(IoAdapter):
+    """Join a Node socket.io cluster on ``@socket.io/redis-streams-adapter`` 0.3.x.
+
+    Lasting messages (broadcasts, sockets join / leave / disconnect) go through a Redis
+    stream that every node reads from where it stopped, so a node cut off from Redis for a
+    moment, or a Redis restart, loses nothing sent once Redis is back; what a node sends while
+    Redis is away waits in a bounded queue. With the gateway option
+    ``connection_state_recovery`` the sessions and offsets live in Redis: a client recovers
+    on any node of the cluster, nestpy or Node.
+
+    Args:
+        url: ``redis://[[user]:password@]host:port/db``, ``rediss://`` or ``unix://``.
+        stream_name: the stream (Node's ``streamName``).
+        channel_prefix: the pub/sub prefix (Node's ``channelPrefix``, default ``socket.io``).
+        session_key_prefix: where sessions are kept (Node's ``sessionKeyPrefix``).
+        max_len: the stream's approximate length cap (Node's ``maxLen``).
+        read_count, block_time: entries per ``XREAD`` and its block time in seconds.
+        request_timeout: seconds ``fetch_sockets()`` and acked server-side emits wait.
+        startup_timeout: seconds ``listen()`` waits for Redis before failing.
+        buffer_limit: messages kept while Redis is unreachable (oldest dropped beyond, and
+            the loss logged with its count).
+        redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
+
+    Raises:
+        AdapterError: the ``redis`` or ``msgpack`` package is not installed.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        stream_name: str = "socket.io",
+        *,
+        channel_prefix: str = "socket.io",
+        session_key_prefix: str = "sio:session:",
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        request_timeout: float = 5.0,
+        startup_timeout: float = 5.0,
+        buffer_limit: int = 10_000,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        _require("redis", "node-cluster", "SocketIoRedisStreamsAdapter")
+        _require("msgpack", "node-cluster", "SocketIoRedisStreamsAdapter")
+        if min(request_timeout, startup_timeout, block_time) <= 0 or min(
+            buffer_limit, max_len, read_count
+        ) < 1:
+            raise ValueError(
+                "timeouts and block_time must be > 0; buffer_limit, max_len and read_count >= 1"
+            )
+        self.url = url
+        self.stream_name = stream_name
+        self._kwargs: dict[str, Any] = {
+            "channel_prefix": channel_prefix, "session_key_prefix": session_key_prefix,
+            "max_len": max_len, "read_count": read_count, "block_time": block_time,
+            "request_timeout": request_timeout, "startup_timeout": startup_timeout,
+            "buffer_limit": buffer_limit,
+        }
+        self.redis_options = dict(redis_options or {})
+        self._managers: list[NodeStreamsManager] = []
+
+    def create_client_manager(self) -> NodeStreamsManager:
+        """A new manager for one Socket.IO server (the n-th server gets ``<stream>#n``)."""
+        from nestpy.websockets._node_streams import NodeStreamsManager
+
+        index = len(self._managers)
+        suffix = "" if index == 0 else f"#{index + 1}"
+        kwargs = dict(self._kwargs)
+        kwargs["channel_prefix"] += suffix
+        manager = NodeStreamsManager(
+            self.url, self.stream_name + suffix, redis_options=dict(self.redis_options),
+            **kwargs,
+        )
+        self._managers.append(manager)
+        return manager
+
+    def server_count(self) -> int:
+        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
+        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
+        ``listen()``."""
+        return self._managers[0].last_server_count if self._managers else 1
+
+    async def count_servers(self, namespace: str = "/") -> int:
+        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
+
+        Raises:
+            BrokerUnavailableError: Redis cannot be reached.
+        """
+        return await self._managers[0].server_count(namespace) if self._managers else 1
+
+    @property
+    def managers(self) -> tuple[NodeStreamsManager, ...]:
+        """The client managers created so far, one per Socket.IO server."""
+        return tuple(self._managers)
+
+    def __repr__(self) -> str:
+        return (
+            f"SocketIoRedisStreamsAdapter({redact_url(self.url)!r}, "
+            f"stream_name={self.stream_name!r})"
+        )

@@ -6,9 +6,12 @@ A worker, a cron job or a web app publishes on the channel the nodes listen to (
     async with Emitter("redis://127.0.0.1:6379/0") as emitter:
         await emitter.of("/chat").to("room-1").emit("news", {"id": 7})
 
-It speaks python-socketio's pub/sub message format, so plain python-socketio servers on the
-same channel receive its emits too. It never subscribes: ``disconnect_sockets()`` and
-``sockets_join/leave`` are sent without waiting for the nodes (as socket.io's emitter does).
+It speaks python-socketio's pub/sub message format (``RedisIoAdapter``/``AmqpIoAdapter``), so
+plain python-socketio servers on the same channel receive its emits too; with
+``protocol="socket.io"`` it speaks ``@socket.io/redis-emitter``'s instead, for nodes on
+``SocketIoRedisAdapter`` and Node socket.io servers on ``@socket.io/redis-adapter``. It never
+subscribes: ``disconnect_sockets()`` and ``sockets_join/leave`` are sent without waiting for
+the nodes (as socket.io's emitter does).
 
 .. versionadded:: 0.1
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from socketio.packet import Packet
 
@@ -32,6 +35,9 @@ from nestpy.websockets._cluster import (
     redact_url,
 )
 
+if TYPE_CHECKING:
+    from nestpy.websockets._node_emitter import NodeEmitterBackend
+
 __all__ = ["Emitter", "EmitterOperator"]
 
 
@@ -41,7 +47,11 @@ class Emitter:
     Args:
         url: the broker the nodes use: ``redis://…`` (``RedisIoAdapter``) or ``amqp://…``
             (``AmqpIoAdapter``).
-        channel: the nodes' channel (their adapter's ``channel``).
+        channel: the nodes' channel (their adapter's ``channel``; with
+            ``protocol="socket.io"`` their ``key``, default ``"socket.io"``).
+        protocol: ``"python-socketio"`` (nodes on ``RedisIoAdapter``/``AmqpIoAdapter``) or
+            ``"socket.io"`` (nodes on ``SocketIoRedisAdapter`` or Node's Redis adapter; Redis
+            only; also ``server_side_emit``).
         redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
         connect_timeout: seconds to wait for the broker when connecting.
 
@@ -58,14 +68,27 @@ class Emitter:
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
-        channel: str = "nestpy",
+        channel: str | None = None,
         *,
+        protocol: Literal["python-socketio", "socket.io"] = "python-socketio",
         redis_options: dict[str, Any] | None = None,
         connect_timeout: float = 5.0,
     ) -> None:
+        if protocol not in ("python-socketio", "socket.io"):
+            raise ValueError(f"protocol must be 'python-socketio' or 'socket.io', not {protocol!r}")
+        if channel is None:
+            channel = "socket.io" if protocol == "socket.io" else "nestpy"
         self.url = url
         self.channel = channel
+        self.protocol = protocol
         self.connect_timeout = connect_timeout
+        self._node: NodeEmitterBackend | None = None
+        if protocol == "socket.io":
+            if not url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("Emitter(protocol='socket.io') needs a redis:// URL")
+            from nestpy.websockets._node_emitter import NodeEmitterBackend
+
+            self._node = NodeEmitterBackend(url, channel, redis_options, connect_timeout)
         #: Identifies this emitter's messages (nodes ignore nothing from it).
         self.host_id = uuid.uuid4().hex
         self._publisher: RedisPublisher | AmqpPublisher = publisher_for(
@@ -101,9 +124,24 @@ class Emitter:
         text: Any = self._json.dumps(message)
         await self._publisher.publish(text.encode() if isinstance(text, str) else bytes(text))
 
+    async def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
+        """Send *event* to the listeners of every node (``protocol="socket.io"`` only).
+
+        Raises:
+            AdapterError: the python-socketio protocol has no server-side emits.
+        """
+        if self._node is None:
+            from nestpy.websockets._cluster import AdapterError
+
+            raise AdapterError("server_side_emit needs Emitter(protocol='socket.io')")
+        ns = namespace if namespace.startswith("/") else "/" + namespace
+        await self._node.request(ns, {"type": 6, "data": [event, *args]})
+
     async def close(self) -> None:
         """Close the broker connection (idempotent; the next emit reopens it)."""
         self._connected = False
+        if self._node is not None:
+            await self._node.close()
         await self._publisher.close()
 
     async def __aenter__(self) -> Emitter:
@@ -118,7 +156,10 @@ class Emitter:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"Emitter({redact_url(self.url)!r}, channel={self.channel!r})"
+        return (
+            f"Emitter({redact_url(self.url)!r}, channel={self.channel!r}, "
+            f"protocol={self.protocol!r})"
+        )
 
 
 class EmitterOperator:
@@ -159,6 +200,10 @@ class EmitterOperator:
         Raises:
             BrokerUnavailableError: the broker cannot be reached.
         """
+        node = self._emitter._node
+        if node is not None:
+            await node.emit(self._namespace, self._rooms, self._except, event, args)
+            return
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         room: str | list[str] | None = (
             list(self._rooms) if len(self._rooms) > 1 else (self._rooms[0] if self._rooms else None)
@@ -170,6 +215,18 @@ class EmitterOperator:
         )
 
     async def _operation(self, op: str, **args: Any) -> None:
+        node = self._emitter._node
+        if node is not None:
+            body: dict[str, Any] = {
+                "type": {"join": 2, "leave": 3}.get(op, 4),
+                "opts": {"rooms": list(self._rooms), "except": list(self._except)},
+            }
+            if op == "disconnect":
+                body["close"] = bool(args.get("close"))
+            else:
+                body["rooms"] = args["rooms"]
+            await node.request(self._namespace, body)
+            return
         sel = Selection((self._namespace,), self._rooms, self._except)
         await self._emitter._publish({
             "method": REQUEST, "host_id": self._emitter.host_id, "req_id": uuid.uuid4().hex,

@@ -57,8 +57,9 @@ class Server:
         return self
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        """Every socket of the namespace, for ``emit_with_ack`` with a timeout
-        (``await server.timeout(5).emit_with_ack("ping")``)."""
+        """Every socket of the namespace, for the calls that wait for answers with a
+        timeout: ``await server.timeout(5).emit_with_ack("ping")`` (one ack per client) and
+        ``await server.timeout(5).server_side_emit_with_ack("ping")`` (one reply per node)."""
         return self._all.timeout(seconds)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
@@ -120,6 +121,36 @@ class Server:
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make every socket of this namespace leave *room*."""
         await self._all.sockets_leave(room)
+
+    # -- server-side emits (Socket.IO's serverSideEmit; cluster: nestpy._server_side) --------
+
+    def _concrete(self) -> tuple[str, ...]:
+        return self._server.active_namespaces(
+            (self._namespace,) if isinstance(self._namespace, str) else self._namespace
+        )
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        """Listen to *event* sent by the other nodes with ``server_side_emit`` (Node's
+        ``io.on``); the handler's return value answers ``server_side_emit_with_ack``."""
+        from nestpy.websockets import _server_side
+
+        _server_side.listen(self._server, self._namespace, event, handler)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send *event* to the other nodes' listeners (Socket.IO's ``serverSideEmit``)."""
+        from nestpy.websockets import _server_side
+
+        await _server_side.server_side_emit(self._server, self._concrete(), event, list(args))
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Like ``server_side_emit``; returns one reply per other node."""
+        from nestpy.websockets import _server_side
+
+        return await _server_side.server_side_emit_with_ack(
+            self._server, self._concrete(), event, list(args), timeout
+        )
 
     def __repr__(self) -> str:
         return f"Server(namespace={self._namespace!r})"

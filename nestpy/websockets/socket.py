@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from socketio import packet as sio_packet
 
 from nestpy._pipeline.encoding import event_data, to_wire_args
+from nestpy.websockets._recovery import EXCEPT_ROOMS
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
@@ -136,12 +137,28 @@ class BroadcastOperator:
             AckTimeoutError: some client did not answer within the timeout (default 60 s,
                 see :meth:`timeout`); its ``responses`` holds the replies that arrived.
 
-        Only the sockets connected to this process are asked (a cluster adapter does not
-        carry acknowledgements between nodes yet).
+        With ``SocketIoRedisAdapter`` / ``SocketIoRedisStreamsAdapter`` the clients of every
+        node of the cluster are asked (Socket.IO's broadcast acks); with the other adapters,
+        only the sockets connected to this process.
         """
+        from nestpy.websockets._cluster import ClusterTimeoutError
         from nestpy.websockets.exceptions import AckTimeoutError
 
         args = tuple(to_wire_args(args))
+        manager = self._server.manager
+        if hasattr(manager, "broadcast_with_ack") and isinstance(self._namespaces, tuple):
+            out: list[Any] = []
+            for ns in self._server.active_namespaces(self._namespaces):
+                try:
+                    out.extend(await manager.broadcast_with_ack(
+                        ns, list(self._rooms), list(self._except), event, list(args),
+                        self._timeout,
+                    ))
+                except ClusterTimeoutError as exc:
+                    partial = list(out) + list(exc.partial or [])
+                    raise AckTimeoutError(event, self._timeout, partial,
+                                          exc.expected) from None
+            return out
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         targets = self._local_sockets()
         responses: list[Any] = []
@@ -169,6 +186,16 @@ class BroadcastOperator:
             raise AckTimeoutError(event, self._timeout, list(responses), expected) from None
         return responses
 
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send *event* to the other nodes' ``server.on`` listeners and return one reply per
+        node, waiting at most this operator's timeout (``serverSideEmitWithAck``)."""
+        from nestpy.websockets import _server_side
+
+        namespaces = self._server.active_namespaces(self._namespaces)
+        return await _server_side.server_side_emit_with_ack(
+            self._server, namespaces, event, list(to_wire_args(args)), self._timeout
+        )
+
     def _skip_list(self, namespace: str) -> list[str] | None:
         if not self._except and not self._skip:
             return None
@@ -188,19 +215,25 @@ class BroadcastOperator:
         room: Any = list(self._rooms) if len(self._rooms) > 1 else (
             self._rooms[0] if self._rooms else None
         )
-        if self._except:
-            cluster = self._cluster()
-            if cluster is not None:
-                # Every node resolves the excluded rooms against its own rooms.
-                for ns in self._server.active_namespaces(self._namespaces):
-                    await cluster.nest_emit(
-                        event, data, ns, room, self._except, list(self._skip) or None
-                    )
-                return
-        for ns in self._server.active_namespaces(self._namespaces):
-            await self._server.emit(
-                event, data, room=room, skip_sid=self._skip_list(ns), namespace=ns
-            )
+        # recovery hook (cluster branch): the excluded rooms, for packets kept for recovery
+        token = EXCEPT_ROOMS.set(self._except) if self._except else None
+        try:
+            if self._except:
+                cluster = self._cluster()
+                if cluster is not None:
+                    # Every node resolves the excluded rooms against its own rooms.
+                    for ns in self._server.active_namespaces(self._namespaces):
+                        await cluster.nest_emit(
+                            event, data, ns, room, self._except, list(self._skip) or None
+                        )
+                    return
+            for ns in self._server.active_namespaces(self._namespaces):
+                await self._server.emit(
+                    event, data, room=room, skip_sid=self._skip_list(ns), namespace=ns
+                )
+        finally:
+            if token is not None:
+                EXCEPT_ROOMS.reset(token)
 
     def _local_sockets(self) -> list[Socket]:
         """The selected sockets connected to this process."""
@@ -287,6 +320,8 @@ class Socket:
         id: the Socket.IO session id (unique per namespace connection).
         namespace: the namespace this socket is connected to.
         data: a per-connection dict for application state.
+        recovered: True when connection state recovery gave this socket back its id, rooms
+            and data after a brief disconnection (``connection_state_recovery``).
     """
 
     __slots__ = (
@@ -302,6 +337,7 @@ class Socket:
         "gateway",
         "id",
         "namespace",
+        "recovered",
     )
 
     def __init__(
@@ -326,6 +362,8 @@ class Socket:
         self._pending: list[tuple[str, tuple[Any, ...]]] | None = []
         self.connected = False
         self.data: dict[str, Any] = {}
+        #: True when connection state recovery restored this socket (same id, rooms, data).
+        self.recovered = False
 
     @property
     def handshake(self) -> Handshake:

@@ -67,6 +67,8 @@ WEBSOCKETS_SCALE_OUT = {
     "IoAdapter",
     "RedisIoAdapter",
     "RemoteSocket",
+    "SocketIoRedisAdapter",
+    "SocketIoRedisStreamsAdapter",
 }
 
 

@@ -25,7 +25,7 @@ async function main() {
     const pub = createClient({ url: redisUrl });
     const sub = pub.duplicate();
     await Promise.all([pub.connect(), sub.connect()]);
-    io.adapter(createAdapter(pub, sub, { key: 'bench' }));
+    io.adapter(createAdapter(pub, sub, { key: process.env.BENCH_REDIS_KEY || 'bench' }));
   }
 
   const nsp = io.of('/bench');
