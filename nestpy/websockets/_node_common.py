@@ -140,7 +140,7 @@ class Outbox:
                     queue.popleft()
                     self.dropped += 1
                 if not self._failing:
-                    _log.error(
+                    _log.warning(
                         "cluster publish failed; queueing until the broker is back",
                         broker=self._broker, url=self._url, error=type(exc).__name__,
                         queued=len(queue), limit=self.limit,

@@ -289,7 +289,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
                 raise
             except Exception as exc:
                 if not failing:
-                    _log.error("reading the Redis stream failed; retrying",
+                    _log.warning("reading the Redis stream failed; retrying",
                                error=wire_reason(exc), stream=self.stream_name)
                 failing = True
                 await asyncio.sleep(delay)
