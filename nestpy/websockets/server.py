@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, overload
 
+from nestpy.websockets.events import E, P
 from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 
 if TYPE_CHECKING:
@@ -14,8 +15,12 @@ if TYPE_CHECKING:
 __all__ = ["Server"]
 
 
-class Server:
+class Server(Generic[E]):
     """What ``WebSocketServer()`` injects: Socket.IO's server, scoped to one gateway.
+
+    ``Server[Events]`` declares the events the gateway emits (an events ``Protocol``, see
+    ``nestpy.websockets.events``): ``emit(Events.joined, data)`` is then checked by mypy,
+    and ``nestpy asyncapi`` / ``nestpy client`` describe them.
 
     For a gateway with a regex namespace it addresses every active namespace the regex
     matches (NestJS's ``server.of(regex)``); ``of(name)`` narrows to one.
@@ -26,7 +31,7 @@ class Server:
     def __init__(self, server: NestAsyncServer, namespace: str | re.Pattern[str]) -> None:
         self._server = server
         self._namespace = namespace
-        self._all = BroadcastOperator(
+        self._all: BroadcastOperator[E] = BroadcastOperator(
             server, (namespace,) if isinstance(namespace, str) else namespace
         )
 
@@ -50,22 +55,29 @@ class Server:
             sid: s for sid, s in self._server.nest_sockets.items() if ns.fullmatch(s.namespace)
         }
 
-    def of(self, namespace: str) -> Server:
+    def of(self, namespace: str) -> Server[E]:
         """A ``Server`` for one concrete namespace (useful with regex gateways)."""
         ns = namespace if namespace.startswith("/") else "/" + namespace
         return Server(self._server, ns)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Emit *event* with *args* to every socket of the namespace."""
-        await self._all.emit(event, *args)
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[E, P], Awaitable[Any]],
+        *args: P.args, **kwargs: P.kwargs,
+    ) -> None: ...
+    @overload
+    async def emit(self, event: str, *args: Any) -> None: ...
+    async def emit(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        """Emit *event* (a name or ``Events.method``) to every socket of the namespace."""
+        await self._all.emit(event, *args, **kwargs)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Sockets in *room* (chain ``to`` for a union of rooms)."""
         return self._all.to(room)
 
     in_ = to
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Every socket except those in *room*."""
         return self._all.except_(room)
 
