@@ -11,13 +11,13 @@ server) and ``send_`` (server to client): a namespace may use one name both ways
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
 from nestpy.contracts._model import Channel, Emitted, Received, collect_channels, describe_target
 from nestpy.contracts._schema import REF_PREFIX, SchemaRegistry
 
-__all__ = ["WS_ERROR_SCHEMA", "build_asyncapi"]
+__all__ = ["WS_ERROR_SCHEMA", "build_asyncapi", "keyed_schema"]
 
 ASYNCAPI_VERSION = "3.0.0"
 
@@ -53,6 +53,23 @@ WS_ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+def keyed_schema(schemas: SchemaRegistry, keyed: dict[str, Any]) -> dict[str, Any]:
+    """The body of ``MessageBody("key")`` picks: an object with those properties (required
+    unless the annotation accepts ``None``: a missing key arrives as ``None``)."""
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": {k: schemas.schema_for(t, "validation") for k, t in keyed.items()},
+    }
+    required = [k for k, t in keyed.items() if t is not Any and not _accepts_none(t)]
+    if required:
+        out["required"] = required
+    return out
+
+
+def _accepts_none(tp: Any) -> bool:
+    return tp is None or tp is type(None) or type(None) in get_args(tp)
+
+
 def _key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "event"
 
@@ -71,10 +88,7 @@ class _Builder:
         whole = None if r.body is None else self.schemas.schema_for(r.body, "validation")
         if r.keyed is None:
             return whole
-        picked = {
-            "type": "object",
-            "properties": {k: self.schemas.schema_for(t, "validation") for k, t in r.keyed.items()},
-        }
+        picked = keyed_schema(self.schemas, r.keyed)
         return picked if whole is None else {"allOf": [whole, picked]}
 
     def out(self, tp: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from nestpy.contracts._model import Channel, Received, collect_channels
 from nestpy.contracts._schema import REF_PREFIX, SchemaRegistry
-from nestpy.contracts.asyncapi import WS_ERROR_SCHEMA
+from nestpy.contracts.asyncapi import WS_ERROR_SCHEMA, keyed_schema
 
 __all__ = ["build_typescript"]
 
@@ -111,19 +111,13 @@ class _Writer:
 
     def body(self, r: Received) -> str | None:
         if r.keyed is not None:
-            picked = {
-                "type": "object",
-                "properties": {
-                    k: self.schemas.schema_for(t, "validation") for k, t in r.keyed.items()
-                },
-            }
-            return ts_type(picked, "    ")
+            return ts_type(keyed_schema(self.schemas, r.keyed), "  ")
         if r.body is None:
             return None
-        return ts_type(self.schemas.schema_for(r.body, "validation"), "    ")
+        return ts_type(self.schemas.schema_for(r.body, "validation"), "  ")
 
     def out(self, tp: Any) -> str:
-        return ts_type(self.schemas.schema_for(tp, "serialization"), "    ")
+        return ts_type(self.schemas.schema_for(tp, "serialization"), "  ")
 
     def client_to_server(self, ch: Channel, name: str) -> str:
         lines = []
