@@ -25,6 +25,7 @@ from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, re
 from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
 from nestpy.logger import Logger
+from nestpy.observability._app import ObservabilityMixin
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -58,7 +59,7 @@ def with_core_module(module: type | DynamicModule) -> DynamicModule:
     return DynamicModule(module, imports=(InternalCoreModule,))
 
 
-class NestApplication:
+class NestApplication(ObservabilityMixin):
     """A created application: providers built, gateways explored, not yet listening."""
 
     def __init__(
@@ -178,6 +179,7 @@ class NestApplication:
                          include_cause=self._include_cause)
             if definition.has_init:
                 after_init.append((instance, server))
+        self._apply_observability()  # enable_metrics/tracing/admin_ui: wrap what was bound
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
         for instance, server in after_init:
             r = instance.after_init(server)
