@@ -182,7 +182,7 @@ class _Builder:
             ]
             if op_security or security:
                 op["security"] = op_security or security
-            reply = self.reply(r, key, message, by_type, error)
+            reply = self.reply(r, key, message, by_type, error, ws)
             if reply is not None:
                 op["reply"] = {"channel": {"$ref": ref}, "messages": reply}
             self.operations[f"{ch.key}_recv_{_key(r.event)}"] = op
@@ -212,12 +212,19 @@ class _Builder:
 
     def reply(
         self, r: Received, key: str, message: Any, by_type: dict[Any, list[str]],
-        error: dict[str, Any],
+        error: dict[str, Any], ws: bool,
     ) -> list[dict[str, str]] | None:
         rep = r.reply
         if rep.kind == "none":
             return None
         if rep.kind == "ack":
+            if ws:
+                # NestJS's WsAdapter sends the value itself (framed with the request's id when
+                # it had one); errors arrive as `exception` frames instead.
+                ack_ref = message(f"{key}_ack", f"{r.event} (reply)", self.out(rep.type),
+                                  f"The reply to {r.event!r}: the value as JSON, or "
+                                  '{"event", "id", "data"} when the request carried an id.')
+                return [{"$ref": ack_ref}]
             payload = {"oneOf": [self.out(rep.type), error]}
             ack_ref = message(f"{key}_ack", f"{r.event} (ack)", payload,
                               f"The acknowledgement of {r.event!r} (or the error payload).")

@@ -212,6 +212,10 @@ def test_every_shape_is_described(node_tools: Path, tmp_path: Path) -> None:
     assert echo["properties"]["data"] == {
         "type": "object", "additionalProperties": {"type": "integer"}
     }
+    # its reply is the value itself (errors come as `exception` frames)
+    assert doc["channels"]["events"]["messages"]["recv_echo_ack"]["payload"] == {
+        "type": "object", "additionalProperties": {"type": "integer"}
+    }
 
 
 def _nestpy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -50,7 +50,10 @@ async def test_admin_receives_server_stats() -> None:
             assert await user.call("echo", 1) == 1
             admin, stats, refused = await _admin_client(app.get_url(), CREDENTIALS)
             sockets: asyncio.Queue[Any] = asyncio.Queue()
+            connected: list[Any] = []
             admin.on("all_sockets", sockets.put_nowait, namespace="/admin")
+            admin.on("socket_connected", lambda *args: connected.append(args),
+                     namespace="/admin")
             await admin.connect(app.get_url(), namespaces=["/admin"], auth=CREDENTIALS,
                                 transports=["websocket"], wait_timeout=5)
             try:
@@ -60,6 +63,15 @@ async def test_admin_receives_server_stats() -> None:
                 assert report["pid"] > 0 and report["uptime"] >= 0
                 listed = await asyncio.wait_for(sockets.get(), 5)
                 assert {(s["nsp"], s["id"]) for s in listed} >= {("/obs", user.id)}
+                assert {"name": "/obs", "socketsCount": 1} in report["namespaces"]
+                # a socket connecting now is reported live
+                async with app.test_client("/obs") as late:
+                    for _ in range(250):
+                        if any(args[0]["id"] == late.id for args in connected):
+                            break
+                        await asyncio.sleep(0.02)
+                    else:
+                        raise AssertionError(f"socket_connected not reported: {connected}")
                 # the admin UI's "disconnect" command reaches the user's socket
                 await admin.emit("_disconnect", ("/obs", False, user.id), namespace="/admin")
 
@@ -73,6 +85,28 @@ async def test_admin_receives_server_stats() -> None:
                 await gone()
             finally:
                 await admin.disconnect()
+
+
+async def test_nothing_process_wide_is_patched() -> None:
+    """python-socketio's instrument() patches engineio's AsyncSocket class for good (and
+    recurses when a second server is instrumented); nestpy's admin UI patches per server."""
+    from engineio.async_socket import AsyncSocket
+
+    before = {n: AsyncSocket.__dict__[n]
+              for n in ("handle_post_request", "_websocket_handler", "_send_ping")}
+    for _ in range(2):  # two instrumented applications in one process
+        module = await Test.create_testing_module(imports=[ObsModule]).compile()
+        app = module.create_nest_application()
+        app.enable_admin_ui(auth=CREDENTIALS)
+        async with app, app.test_client("/obs", transports=("polling",)) as client:
+            assert await client.call("echo", "polled") == "polled"
+    after = {n: AsyncSocket.__dict__[n] for n in before}
+    assert after == before
+    # and an application without the admin UI still serves long-polling clients
+    module = await Test.create_testing_module(imports=[ObsModule]).compile()
+    async with module.create_nest_application() as app:
+        async with app.test_client("/obs", transports=("polling",)) as client:
+            assert await client.call("echo", 2) == 2
 
 
 @pytest.mark.parametrize("auth", [None, {}, {"username": "admin", "password": ""}, [],
