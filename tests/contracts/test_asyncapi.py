@@ -72,7 +72,11 @@ def example_targets(example: Path) -> tuple[list[Any], set[str]]:
     return (roots or gateways), events
 
 
-EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and _python_files(p))
+EXAMPLE_DIRS = sorted(
+    p for p in EXAMPLES.iterdir()
+    if p.is_dir() and p.name != "node_modules" and not p.name.startswith((".", "_"))
+    and _python_files(p)
+)
 
 
 def test_the_known_examples_are_found() -> None:
