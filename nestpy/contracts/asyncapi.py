@@ -10,10 +10,12 @@ server) and ``send_`` (server to client): a namespace may use one name both ways
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, get_args
 from urllib.parse import urlsplit
 
+from nestpy._di.providers import DynamicModule
 from nestpy.contracts._model import Channel, Emitted, Received, collect_channels, describe_target
 from nestpy.contracts._schema import REF_PREFIX, SchemaRegistry
 
@@ -267,7 +269,8 @@ def build_asyncapi(
     Args:
         title: ``info.title`` (default: the target's name).
         version: ``info.version``, the version of *your* API.
-        description: ``info.description``.
+        description: ``info.description`` (default: the root module's or gateway's
+            docstring).
         servers: URLs (``ws://host:port``) listed under ``servers``.
 
     Raises:
@@ -278,6 +281,9 @@ def build_asyncapi(
     for ch in collect_channels(target):
         b.channel(ch)
     info: dict[str, Any] = {"title": title or describe_target(target), "version": version}
+    root = target.module if isinstance(target, DynamicModule) else target
+    own_doc = getattr(root, "__doc__", None) if isinstance(root, type) else None
+    description = description or (inspect.cleandoc(own_doc) if own_doc else None)
     if description:
         info["description"] = description
     doc: dict[str, Any] = {"asyncapi": ASYNCAPI_VERSION, "info": info}
