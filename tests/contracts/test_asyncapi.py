@@ -129,6 +129,7 @@ def test_rooms_document_says_what_the_code_says() -> None:
     rooms = load_file(EXAMPLES / "rooms" / "app.py", "_contract_example_rooms_app")
     doc = build_asyncapi(rooms.AppModule, servers=["ws://localhost:3000"])
     assert doc["asyncapi"] == "3.0.0"
+    assert doc["info"] == {"title": "AppModule", "version": "1.0.0"}  # no docstring, none
     assert doc["servers"]["default"] == {"host": "localhost:3000", "protocol": "ws"}
     channel = doc["channels"]["rooms"]
     assert channel["address"] == "/rooms"
@@ -165,6 +166,9 @@ def test_every_shape_is_described(node_tools: Path, tmp_path: Path) -> None:
     assert result["valid"], result["errors"]
     assert set(result["channels"]) == {"board", "dynamic_team-_w", "events"}
 
+    assert doc["info"] == {
+        "title": "SampleModule", "version": "1.0.0", "description": "Contract test application."
+    }
     schemas = doc["components"]["schemas"]
     ops = doc["operations"]
     board = doc["channels"]["board"]["messages"]
