@@ -26,6 +26,7 @@ from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, re
 from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
 from nestpy.logger import Logger, route_library_logs
+from nestpy.observability._app import ObservabilityMixin
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -59,7 +60,7 @@ def with_core_module(module: type | DynamicModule) -> DynamicModule:
     return DynamicModule(module, imports=(InternalCoreModule,))
 
 
-class NestApplication:
+class NestApplication(ObservabilityMixin):
     """A created application: providers built, gateways explored, not yet listening.
 
     Attributes:
@@ -235,6 +236,7 @@ class NestApplication:
         # After the servers exist: python-engineio has chosen its level (logger=True → INFO)
         # and added its plain StreamHandler, which this replaces with nestpy's output.
         route_library_logs()
+        self._apply_observability()  # enable_metrics/tracing/admin_ui: wrap what was bound
         # NestJS calls afterInit while connecting gateways, before onModuleInit.
         for instance, server in after_init:
             r = instance.after_init(server)

@@ -1,4 +1,5 @@
-"""``nestpy`` console script: ``new``, ``generate`` (``g``), ``start`` and ``info``.
+"""``nestpy`` console script: ``new``, ``generate`` (``g``), ``start``, ``info``, and the
+contract commands ``asyncapi`` and ``client``.
 
 Only click is imported at module level; each command imports its own machinery when it
 runs, so ``nestpy g ...`` stays fast and never loads python-socketio or aiohttp.
@@ -49,7 +50,7 @@ def cli() -> None:
     """nestpy: NestJS-style Socket.IO gateways for Python.
 
     \b
-    Commands: new, generate (g), start, info.
+    Commands: new, generate (g), start, info, asyncapi, client.
     Run "nestpy COMMAND --help" for the options of one command.
     """
 
@@ -163,6 +164,67 @@ def info() -> None:
     from nestpy.cli._info import print_info
 
     print_info(_console())
+
+
+@cli.command(short_help="Write the AsyncAPI 3.0 document of the application's gateways.")
+@click.argument("target", required=False, metavar="[MODULE:CLASS]")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (.json → JSON, .yaml/.yml → YAML); stdout when omitted.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "json"]),
+    help="Output format (default: from the file's extension; YAML on stdout).",
+)
+@click.option("--title", help="info.title (default: the root module's name).")
+@click.option("--api-version", default="1.0.0", show_default=True, help="info.version.")
+@click.option("--server", "servers", multiple=True, metavar="URL",
+              help="A server URL to list (ws://host:port); repeatable.")
+def asyncapi(
+    target: str | None, output: Path | None, fmt: str | None, title: str | None,
+    api_version: str, servers: tuple[str, ...],
+) -> None:
+    """Write the AsyncAPI 3.0 document of MODULE:CLASS (the root module, or a gateway class;
+    default as for "nestpy start"), built from the code without running it."""
+    from nestpy.cli import _contracts
+    from nestpy.cli._discovery import CLIError, find_project
+    from nestpy.contracts import build_asyncapi
+    from nestpy.exceptions import BootstrapError
+
+    if fmt is None:
+        fmt = "json" if output is not None and output.suffix.lower() == ".json" else "yaml"
+    project = find_project(Path.cwd())
+    app = _contracts.load_target(target, project)
+    try:
+        doc = build_asyncapi(app, title=title, version=api_version, servers=list(servers))
+    except (BootstrapError, TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from exc
+    _contracts.write_output(_contracts.dump_document(doc, fmt), output)
+
+
+@cli.command(short_help="Write typed client declarations (TypeScript) for the gateways.")
+@click.argument("target", required=False, metavar="[MODULE:CLASS]")
+@click.option("--lang", type=click.Choice(["ts"]), default="ts", show_default=True,
+              help="Language of the declarations.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (e.g. src/socket-events.ts); stdout when omitted.")
+@click.option("--namespace", "-n", help="Namespace exported as ServerToClientEvents / "
+              "ClientToServerEvents (default: the only one).")
+def client(target: str | None, lang: str, output: Path | None, namespace: str | None) -> None:
+    """Write ServerToClientEvents / ClientToServerEvents for socket.io-client's typed
+    Socket<...> from MODULE:CLASS (default as for "nestpy start")."""
+    from nestpy.cli import _contracts
+    from nestpy.cli._discovery import CLIError, find_project
+    from nestpy.contracts.typescript import build_typescript
+    from nestpy.exceptions import BootstrapError
+
+    project = find_project(Path.cwd())
+    app = _contracts.load_target(target, project)
+    try:
+        text = build_typescript(app, namespace=namespace)
+    except (BootstrapError, TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from exc
+    _contracts.write_output(text, output)
 
 
 def main() -> None:

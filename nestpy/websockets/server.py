@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, overload
 
+from nestpy.websockets.events import E, P
 from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 
 if TYPE_CHECKING:
@@ -17,8 +18,12 @@ __all__ = ["Middleware", "Server"]
 Middleware = Callable[[Socket], "Awaitable[Any] | Any"]
 
 
-class Server:
+class Server(Generic[E]):
     """What ``WebSocketServer()`` injects: Socket.IO's server, scoped to one gateway.
+
+    ``Server[Events]`` declares the events the gateway emits (an events ``Protocol``, see
+    ``nestpy.websockets.events``): ``emit(Events.joined, data)`` is then checked by mypy,
+    and ``nestpy asyncapi`` / ``nestpy client`` describe them.
 
     For a gateway with a regex namespace it addresses every active namespace the regex
     matches (NestJS's ``server.of(regex)``); ``of(name)`` narrows to one.
@@ -36,11 +41,11 @@ class Server:
         self._namespace = namespace
         #: shared with the gateway's compiled connection handler (``_binding``)
         self._middleware: list[Middleware] = middleware if middleware is not None else []
-        self._all = BroadcastOperator(
+        self._all: BroadcastOperator[E] = BroadcastOperator(
             server, (namespace,) if isinstance(namespace, str) else namespace
         )
 
-    def use(self, middleware: Middleware) -> Server:
+    def use(self, middleware: Middleware) -> Server[E]:
         """Run *middleware* on every new connection to this gateway's namespace(s), in the
         order registered, before class guards and ``handle_connection``.
 
@@ -56,7 +61,7 @@ class Server:
         self._middleware.append(middleware)
         return self
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
+    def timeout(self, seconds: float) -> BroadcastOperator[E]:
         """Every socket of the namespace, for the calls that wait for answers with a
         timeout: ``await server.timeout(5).emit_with_ack("ping")`` (one ack per client) and
         ``await server.timeout(5).server_side_emit_with_ack("ping")`` (one reply per node)."""
@@ -87,22 +92,29 @@ class Server:
             sid: s for sid, s in self._server.nest_sockets.items() if ns.fullmatch(s.namespace)
         }
 
-    def of(self, namespace: str) -> Server:
+    def of(self, namespace: str) -> Server[E]:
         """A ``Server`` for one concrete namespace (useful with regex gateways)."""
         ns = namespace if namespace.startswith("/") else "/" + namespace
         return Server(self._server, ns, self._middleware)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Emit *event* with *args* to every socket of the namespace."""
-        await self._all.emit(event, *args)
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[E, P], Awaitable[Any]],
+        *args: P.args, **kwargs: P.kwargs,
+    ) -> None: ...
+    @overload
+    async def emit(self, event: str, *args: Any) -> None: ...
+    async def emit(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        """Emit *event* (a name or ``Events.method``) to every socket of the namespace."""
+        await self._all.emit(event, *args, **kwargs)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Sockets in *room* (chain ``to`` for a union of rooms)."""
         return self._all.to(room)
 
     in_ = to
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Every socket except those in *room*."""
         return self._all.except_(room)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, overload
 from urllib.parse import parse_qsl
 
 from socketio import packet as sio_packet
 
 from nestpy._pipeline.encoding import event_data, to_wire_args
 from nestpy.websockets._recovery import EXCEPT_ROOMS
+from nestpy.websockets.events import E, P, R, event_name
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
@@ -21,6 +22,16 @@ __all__ = ["DEFAULT_ACK_TIMEOUT", "BroadcastOperator", "Handshake", "RemoteSocke
 
 #: Seconds ``emit_with_ack`` waits for acknowledgements unless told otherwise.
 DEFAULT_ACK_TIMEOUT = 60.0
+
+
+def _typed_event(event: Any, kwargs: dict[str, Any]) -> str:
+    """``Events.joined`` → ``"joined"`` (events are emitted with positional arguments)."""
+    if kwargs:
+        raise TypeError(
+            f"emit({event_name(event)!r}) got keyword arguments {sorted(kwargs)}; event "
+            "arguments are positional (declare them positional-only with '/')"
+        )
+    return event_name(event)
 
 
 class Handshake:
@@ -78,8 +89,11 @@ class Handshake:
         return f"Handshake(address={self.address!r}, auth_keys={sorted(self.auth)!r})"
 
 
-class BroadcastOperator:
-    """An immutable selection of sockets to emit to (``to(room)``, ``except_(room)``)."""
+class BroadcastOperator(Generic[E]):
+    """An immutable selection of sockets to emit to (``to(room)``, ``except_(room)``).
+
+    Parameterised with the gateway's events ``Protocol`` (``nestpy.websockets.events``).
+    """
 
     __slots__ = ("_except", "_namespaces", "_rooms", "_server", "_skip", "_timeout")
 
@@ -99,7 +113,7 @@ class BroadcastOperator:
         self._skip = skip_sids
         self._timeout = timeout
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Also target *room* (rooms accumulate as a union)."""
         rooms = (room,) if isinstance(room, str) else tuple(room)
         return BroadcastOperator(
@@ -109,7 +123,7 @@ class BroadcastOperator:
 
     in_ = to
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Exclude every socket in *room*."""
         rooms = (room,) if isinstance(room, str) else tuple(room)
         return BroadcastOperator(
@@ -208,8 +222,17 @@ class BroadcastOperator:
                 skip.append(sid)
         return skip
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Emit *event* with *args* to every selected socket."""
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[E, P], Awaitable[Any]],
+        *args: P.args, **kwargs: P.kwargs,
+    ) -> None: ...
+    @overload
+    async def emit(self, event: str, *args: Any) -> None: ...
+    async def emit(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        """Emit *event* (a name or ``Events.method``) with *args* to every selected socket."""
+        if type(event) is not str:
+            event = _typed_event(event, kwargs)
         args = tuple(to_wire_args(args))
         data: Any = args[0] if len(args) == 1 else (args if args else None)
         room: Any = list(self._rooms) if len(self._rooms) > 1 else (
@@ -313,8 +336,11 @@ class BroadcastOperator:
             await cluster.nest_apply("sockets_leave", "leave", self._selection(), rooms=rooms)
 
 
-class Socket:
+class Socket(Generic[E]):
     """One client connected to one namespace.
+
+    ``Socket[Events]`` types ``emit``/``emit_with_ack`` with the gateway's events
+    ``Protocol`` (``nestpy.websockets.events``).
 
     Attributes:
         id: the Socket.IO session id (unique per namespace connection).
@@ -383,8 +409,17 @@ class Socket:
         """The underlying ``socketio.AsyncServer``."""
         return self._server
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Emit *event* with *args* to this client only."""
+    @overload
+    async def emit(
+        self, event: Callable[Concatenate[E, P], Awaitable[Any]],
+        *args: P.args, **kwargs: P.kwargs,
+    ) -> None: ...
+    @overload
+    async def emit(self, event: str, *args: Any) -> None: ...
+    async def emit(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        """Emit *event* (a name or ``Events.method``) with *args* to this client only."""
+        if type(event) is not str:
+            event = _typed_event(event, kwargs)
         if self._pending is not None:
             self._pending.append((event, args))
             return
@@ -402,8 +437,15 @@ class Socket:
             for event, args in pending:
                 await self.emit(event, *args)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float = 60) -> Any:
-        """Emit *event* and wait for the client's acknowledgement.
+    @overload
+    async def emit_with_ack(
+        self, event: Callable[Concatenate[E, P], Awaitable[R]],
+        *args: P.args, **kwargs: P.kwargs,
+    ) -> R: ...
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float = 60) -> Any: ...
+    async def emit_with_ack(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        """Emit *event* (a name or ``Events.method``) and wait for the client's acknowledgement.
 
         Returns the single ack argument, or a tuple when the client acked with several.
 
@@ -411,6 +453,11 @@ class Socket:
             TimeoutError: when no ack arrives within *timeout* seconds.
             RuntimeError: called from ``handle_connection``, before the client is connected.
         """
+        timeout: float = kwargs.pop("timeout", 60)
+        if type(event) is not str:
+            event = _typed_event(event, kwargs)
+        elif kwargs:
+            raise TypeError(f"emit_with_ack() got unexpected keyword arguments {sorted(kwargs)}")
         if self._pending is not None:
             # Inside handle_connection the client is not connected yet (CONNECT goes out
             # when the hook returns, so that it can still refuse): the packet would be
@@ -437,6 +484,10 @@ class Socket:
         try:
             ack = await asyncio.wait_for(done, timeout)
         except asyncio.TimeoutError:
+            # Set by app.enable_metrics() (nestpy.observability); absent otherwise.
+            observe = getattr(self._server, "nest_on_ack_timeout", None)
+            if observe is not None:
+                observe(self.namespace, event)
             raise TimeoutError(
                 f"client {self.id} did not acknowledge {event!r} within {timeout}s"
             ) from None
@@ -454,18 +505,18 @@ class Socket:
         for r in rooms:
             await self._server.leave_room(self.id, r, namespace=self.namespace)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Everyone in *room* except this socket."""
         return BroadcastOperator(self._server, (self.namespace,), skip_sids=(self.id,)).to(room)
 
     in_ = to
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[E]:
         """Everyone in the namespace except this socket and the sockets in *room*."""
         return self.broadcast.except_(room)
 
     @property
-    def broadcast(self) -> BroadcastOperator:
+    def broadcast(self) -> BroadcastOperator[E]:
         """Everyone in the namespace except this socket."""
         return BroadcastOperator(self._server, (self.namespace,), skip_sids=(self.id,))
 
