@@ -23,9 +23,11 @@ from nestpy.websockets._cluster import (
     redact_url,
 )
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._outage import AdapterHealth, HealthListener
 
 __all__ = [
     "AdapterError",
+    "AdapterHealth",
     "AmqpIoAdapter",
     "BrokerUnavailableError",
     "ClusterTimeoutError",
@@ -73,6 +75,7 @@ class _BrokerAdapter(IoAdapter):
         self.startup_timeout = startup_timeout
         self._options = options
         self._managers: list[ClusterManager] = []
+        self._health_listeners: list[HealthListener] = []
 
     def _channel_for(self, index: int) -> str:
         # The n-th Socket.IO server of the application (one per gateway port/path) gets its
@@ -86,8 +89,34 @@ class _BrokerAdapter(IoAdapter):
             "heartbeat_interval": self.heartbeat_interval,
             "heartbeat_timeout": self.heartbeat_timeout,
             "startup_timeout": self.startup_timeout,
+            "health_listeners": self._health_listeners,
             **self._options,
         }
+
+    @property
+    def health(self) -> AdapterHealth:
+        """The link to the broker (docs/reliability.md "Broker outages"): the first of this
+        adapter's managers that is not ``up``, else the first one; ``starting`` before
+        ``listen()``."""
+        for manager in self._managers:
+            if not manager.health.healthy:
+                return manager.health
+        if self._managers:
+            return self._managers[0].health
+        return AdapterHealth("starting", "", redact_url(self.url), 0.0, 0, 0, 0, None)
+
+    @property
+    def healthy(self) -> bool:
+        """True when cross-node messages are being delivered."""
+        return self.health.healthy
+
+    def on_health_change(self, callback: HealthListener) -> None:
+        """Call *callback(health)* (sync or async) whenever a manager's link changes state:
+        ``up`` → ``down`` when the broker goes away, ``resuming`` → ``up`` once delivery
+        has resumed. May be called before or after ``listen()``."""
+        self._health_listeners.append(callback)
+        for manager in self._managers:
+            manager.on_health_change(callback)
 
     @property
     def managers(self) -> tuple[ClusterManager, ...]:
