@@ -36,6 +36,7 @@ from socketio import packet as sio_packet
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._ratelimit import RateLimit, RateLimiter
 from nestpy.websockets.socket import Socket
 
 __all__ = ["GatewayRuntime", "NestAsyncServer"]
@@ -456,6 +457,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         *,
         connect_timeout: float = 45.0,
         per_message_deflate: bool = False,
+        rate_limit: RateLimit | None = None,
         **kwargs: Any,
     ) -> None:
         self._nest_deflate = per_message_deflate
@@ -473,6 +475,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self._connect_timeout = connect_timeout
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
         self.on("disconnect", self._nest_disconnect, namespace="*")
+        # Per-socket event rate limit (gateway option; None = off): see _ratelimit.
+        self._nest_limit = RateLimiter(rate_limit, self) if rate_limit is not None else None
         # Acks and Socket.emit go through the manager's unicast fast path when it has one
         # (FastAsyncManager and its pub/sub subclasses): resolved once, not per message.
         unicast = getattr(self.manager, "unicast", None)
@@ -647,6 +651,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         sock = self.nest_sockets.get(sid) if sid is not None else None
         if sock is None:
             return  # not (or no longer) connected to this namespace
+        if self._nest_limit is not None and await self._nest_limit.reject(sock, id):
+            return
         event = data[0]
         handler = sock.gateway.handlers.get(event)
         if handler is None:
