@@ -14,8 +14,9 @@ subscription (``_listen``). Its states:
   RabbitMQ exclusive queue deliver nothing to a node that is not subscribed at that moment;
 * ``stopped`` — closed.
 
-Recovery runs in one task per outage: retry with a back-off capped at ``max_delay`` (default
-1 s, so delivery resumes within about a second of the broker's return), check the round trip,
+Recovery runs in one task per outage: retry with a back-off from 50 ms capped at ``max_delay``
+(default 0.5 s, so delivery resumes within a second of the broker's return; an attempt
+against a broker that is down on loopback costs one refused connection), check the round trip,
 let the peers settle, then send the buffer in order and go ``up``; the "delivery resumed" line
 is logged only then, with the outage's duration and what was sent or lost.
 
@@ -53,7 +54,7 @@ DEFAULT_BUFFER_SIZE: Final = 1000
 #: Bytes kept while the broker is down (per manager).
 DEFAULT_BUFFER_BYTES: Final = 8 * 1024 * 1024
 #: Longest wait between two reconnection attempts, in seconds.
-DEFAULT_MAX_DELAY: Final = 1.0
+DEFAULT_MAX_DELAY: Final = 0.5
 #: Longest wait, once reconnected, for the other nodes to be subscribed again, in seconds.
 DEFAULT_RESUME_TIMEOUT: Final = 3.0
 _FIRST_DELAY: Final = 0.05
