@@ -227,9 +227,17 @@ class BrokerLink:
                        error=repr(task.exception()))
 
     def started(self) -> None:
-        """The manager's first round trip succeeded: deliver directly from now on."""
-        if self.state == "starting":
-            self._set_state("up")
+        """The manager's first round trip succeeded: deliver directly from now on (after
+        anything published before, which is sent first, in order)."""
+        if self.state != "starting":
+            return
+        self._set_state("up")
+        if self._buffer and (self._recovery is None or self._recovery.done()):
+            self._recovery = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        if await self._flush() is None:
+            self.broken(self._error or "publish failed")
 
     # -- publishing ---------------------------------------------------------------------
 
