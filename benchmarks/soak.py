@@ -402,27 +402,32 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 before = await counts()
                 if before["sessions"] == 0 and before["tasks"] < first["tasks"]:
                     break
-            started = time.monotonic()
-            stats = await soak(url, args.clients, args.duration, churn_per_s=args.churn,
-                               progress=lambda m: print(m, file=sys.stderr))
-            elapsed = time.monotonic() - started
-            after = before
-            settle_started = time.monotonic()
-            for _ in range(400):  # up to 40 s: sessions are fully released a ping later
-                after = await counts()
-                if all(after[k] <= before[k] for k in ("sessions", "sockets", "rooms", "tasks")):
-                    break
-                await asyncio.sleep(0.1)
-            settled_s = round(time.monotonic() - settle_started, 1)
+            waves: list[dict[str, Any]] = []
+            for _wave in range(args.waves):
+                started = time.monotonic()
+                stats = await soak(url, args.clients, args.duration, churn_per_s=args.churn,
+                                   progress=lambda m: print(m, file=sys.stderr))
+                elapsed = time.monotonic() - started
+                after = before
+                settle_started = time.monotonic()
+                for _ in range(400):  # up to 40 s: sessions are fully released a ping later
+                    after = await counts()
+                    if all(after[k] <= before[k]
+                           for k in ("sessions", "sockets", "rooms", "tasks")):
+                        break
+                    await asyncio.sleep(0.1)
+                waves.append({
+                    "elapsed_s": round(elapsed, 1), **stats.summary(),
+                    "acks_per_s": round(stats.acks / elapsed), "after": after,
+                    "settled_after_s": round(time.monotonic() - settle_started, 1),
+                })
         cpu = _proc_cpu(proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
     return {
         "clients": args.clients, "duration_s": args.duration, "churn_per_s": args.churn,
-        "elapsed_s": round(elapsed, 1), "server_cpu_s": cpu, **stats.summary(),
-        "acks_per_s": round(stats.acks / elapsed), "before": before, "after": after,
-        "settled_after_s": settled_s,
+        "server_cpu_s": cpu, "before": before, "waves": waves,
     }
 
 
@@ -446,11 +451,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of traffic")
     parser.add_argument("--churn", type=float, default=20.0, help="clients replaced per second")
+    parser.add_argument("--waves", type=int, default=1,
+                        help="soaks in a row against the same server (counts after each)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.clients > 5000 or args.duration > 1800:
-        parser.error("bounded: at most 5000 clients and 1800 s")
+    if args.clients > 5000 or args.duration > 1800 or not 1 <= args.waves <= 10:
+        parser.error("bounded: at most 5000 clients, 1800 s and 10 waves")
     if args.serve is not None:
         asyncio.run(_serve(args.serve))
         return
