@@ -240,13 +240,14 @@ def _reason(exc: BaseException, url: str | None = None) -> str:
     return reason
 
 
-def _no_retry() -> Any:
-    """A redis-py retry policy that does not retry: a failure reaches the outage logic at
+def _quick_retry() -> Any:
+    """A redis-py retry policy of one immediate retry: a pooled connection the server closed
+    while idle is replaced at once, and a server that is down reaches the outage logic at
     once (redis-py's default retries three times with back-off, hiding the outage)."""
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    return Retry(NoBackoff(), 0)
+    return Retry(NoBackoff(), 1)
 
 
 def emit_message(
@@ -380,7 +381,7 @@ class RedisPublisher:
             sentinel_cls: Any = aioredis.sentinel.Sentinel
             sentinel = sentinel_cls(sentinels, **{**self.options, **kwargs})
             return sentinel.master_for(service or self.channel)
-        opts = {"socket_connect_timeout": 5, "retry": _no_retry(), **self.options}
+        opts = {"socket_connect_timeout": 5, "retry": _quick_retry(), **self.options}
         return aioredis.Redis.from_url(self.url, **opts)
 
     def make_client(self) -> Any:
