@@ -240,14 +240,13 @@ def _reason(exc: BaseException, url: str | None = None) -> str:
     return reason
 
 
-def _quick_retry() -> Any:
-    """A redis-py retry policy of one immediate retry: a pooled connection the server closed
-    while idle is replaced at once, and a server that is down reaches the outage logic at
-    once (redis-py's default retries three times with back-off, hiding the outage)."""
+def _quick_retry(retries: int) -> Any:
+    """A redis-py retry policy of *retries* immediate retries (redis-py's default retries
+    three times with back-off, hiding an outage from the outage logic)."""
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    return Retry(NoBackoff(), 1)
+    return Retry(NoBackoff(), retries)
 
 
 def emit_message(
@@ -366,7 +365,9 @@ class RedisPublisher:
             self.broker, redact_url(self.url), reason, starting=starting, fix=self.fix
         )
 
-    def _make_client(self) -> Any:
+    def _make_client(self, retries: int = 1) -> Any:
+        # One immediate retry for publishing: a pooled connection the server closed while
+        # idle is replaced at once, and a server that is down still fails at once.
         try:
             from redis import asyncio as aioredis
         except ImportError as exc:  # pragma: no cover - the extra is missing
@@ -381,12 +382,16 @@ class RedisPublisher:
             sentinel_cls: Any = aioredis.sentinel.Sentinel
             sentinel = sentinel_cls(sentinels, **{**self.options, **kwargs})
             return sentinel.master_for(service or self.channel)
-        opts = {"socket_connect_timeout": 5, "retry": _quick_retry(), **self.options}
+        opts = {"socket_connect_timeout": 5, "retry": _quick_retry(retries), **self.options}
         return aioredis.Redis.from_url(self.url, **opts)
 
     def make_client(self) -> Any:
-        """A new client on the same server and options (the manager's subscription)."""
-        return self._make_client()
+        """A new client on the same server and options for the manager's subscription.
+
+        It never retries: redis-py would otherwise reconnect and resubscribe on its own,
+        so nobody would know when delivery stopped and when it resumed.
+        """
+        return self._make_client(retries=0)
 
     async def probe(self, timeout: float) -> None:
         """Check the server answers (``PING``).
@@ -682,7 +687,16 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         await self.link.publish(self._encode(data))
 
     async def _send_raw(self, payload: bytes) -> None:
-        await self._get_publisher().publish(payload)
+        received_by = await self._get_publisher().publish(payload)
+        if received_by == 0 and self.count_based:
+            # Not even this node's own subscription got it: the broker restarted and we
+            # are not subscribed again yet (our listener has not seen the break). The
+            # other nodes are in the same case, so the message is kept, not lost.
+            raise BrokerUnavailableError(
+                self.broker_name, self.broker_url,
+                "published to no subscriber, not even this node's own subscription",
+                starting=False, fix=self._fix(),
+            )
 
     # -- backend hooks (subclasses) ---------------------------------------------------
 

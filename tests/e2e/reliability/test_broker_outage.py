@@ -310,4 +310,5 @@ async def test_emitter_buffers_through_a_redis_restart(
         assert got == list(range(1, 11))
         assert emitter.health.healthy
     err = logs
-    assert len([w for w in _lines(err, WARNING) if w.get("channel") == channel]) == 2
+    mine = [w for w in _lines(err, WARNING) if w.get("channel") == channel]
+    assert len(mine) == 2, [w.get("error") for w in mine]
