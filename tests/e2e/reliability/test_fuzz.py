@@ -316,33 +316,3 @@ def test_after_the_fuzz_counts_are_back_to_baseline(served: Served) -> None:
         )
     _good_client_still_answers(served)
 
-
-@pytest.mark.xfail(
-    reason="transport defect (issue 8/11, the Engine.IO rewrite): a long-polling POST over "
-    "max_http_buffer_size is never answered and its request handler stays pending for good",
-    strict=True,
-)
-def test_an_oversized_polling_post_is_answered_and_leaves_nothing_behind(
-    served: Served,
-) -> None:
-    """Runs last: an oversized POST must be refused (HTTP 4xx) and release its handler."""
-
-    async def oversized() -> tuple[int | None, int]:
-        before = len(asyncio.all_tasks())
-        status: int | None = None
-        async with aiohttp.ClientSession() as http:
-            base = served.url + "/socket.io/?EIO=4&transport=polling"
-            async with http.get(base) as resp:
-                sid = json.loads((await resp.text())[1:])["sid"]
-            with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError):
-                async with http.post(
-                    f"{base}&sid={sid}", data=HUGE_TEXT.encode(),
-                    timeout=aiohttp.ClientTimeout(total=3),
-                ) as resp:
-                    status = resp.status
-        await asyncio.sleep(0.5)
-        return status, len(asyncio.all_tasks()) - before
-
-    status, leftover = served.run(oversized())
-    assert status is not None and 400 <= status < 500
-    assert leftover <= 0
