@@ -159,7 +159,10 @@ class RedisIoAdapter(_BrokerAdapter):
             interval).
         startup_timeout: seconds ``listen()`` waits for Redis before failing.
         redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
-        **options: other ``AsyncRedisManager`` options (``logger``, ``json``).
+        **options: broker-outage options (``outage_buffer=1000``,
+            ``outage_buffer_bytes=8 MiB``, ``resume_timeout=3.0``,
+            ``reconnect_max_delay=0.5``: docs/reliability.md "Broker outages"), or other
+            ``AsyncRedisManager`` options (``logger``, ``json``).
 
     Raises:
         AdapterError: the ``redis`` package is not installed.
@@ -209,7 +212,8 @@ class AmqpIoAdapter(_BrokerAdapter):
         channel: the exchange name; every node of one application uses the same one.
         request_timeout, heartbeat_interval, heartbeat_timeout, startup_timeout: as
             ``RedisIoAdapter``.
-        **options: other ``AsyncAioPikaManager`` options (``logger``, ``json``).
+        **options: broker-outage options, as ``RedisIoAdapter``; other
+            ``AsyncAioPikaManager`` options (``logger``, ``json``).
 
     Raises:
         AdapterError: the ``aio-pika`` package is not installed.
