@@ -651,7 +651,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         sock = self.nest_sockets.get(sid) if sid is not None else None
         if sock is None:
             return  # not (or no longer) connected to this namespace
-        if self._nest_limit is not None and await self._nest_limit.reject(sock, id):
+        if self._nest_limit is not None and (refused := self._nest_limit.check(sock, id)):
+            await refused
             return
         event = data[0]
         handler = sock.gateway.handlers.get(event)

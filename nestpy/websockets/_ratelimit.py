@@ -11,8 +11,9 @@ second on average. An event past the limit never reaches a handler:
 * ``on_exceed="disconnect"``: the ack (if any) is answered as above, then the socket is
   disconnected by the server (``io server disconnect`` on the client).
 
-Off by default (docs/reliability.md "Rate limits" says why). The check is O(1): two floats
-per socket, updated in place; buckets of sockets gone are pruned as new ones appear.
+Off by default (docs/reliability.md "Rate limits" says why). The check is O(1) and
+synchronous: three numbers per socket, updated in place; buckets of sockets gone are pruned
+as new ones appear.
 
 .. versionadded:: 0.2
 """
@@ -20,6 +21,7 @@ per socket, updated in place; buckets of sockets gone are pruned as new ones app
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -96,11 +98,10 @@ class RateLimiter:
         # sid → [tokens, last refill (monotonic), 1.0 while exceeding else 0.0]
         self._buckets: dict[str, list[float]] = {}
 
-    async def reject(self, sock: Socket, ack_id: int | None) -> bool:
-        """Take a token for one event of *sock*; False when it may proceed.
-
-        When it may not, answer as ``on_exceed`` says and return True (drop the event).
-        """
+    def check(self, sock: Socket, ack_id: int | None) -> Coroutine[Any, Any, None] | None:
+        """Take a token for one event of *sock*: None when the event may proceed (nothing
+        allocated but the bucket's floats), else the answer to await (``on_exceed``); the
+        event is then dropped."""
         now = time.monotonic()
         bucket = self._buckets.get(sock.id)
         if bucket is None:
@@ -112,12 +113,11 @@ class RateLimiter:
         if tokens >= 1.0:
             bucket[0] = tokens - 1.0
             bucket[2] = 0.0
-            return False
+            return None
         bucket[0] = tokens
         first = bucket[2] == 0.0
         bucket[2] = 1.0
-        await self._exceeded(sock, ack_id, first)
-        return True
+        return self._exceeded(sock, ack_id, first)
 
     def _new_bucket(self, sid: str, now: float) -> list[float]:
         buckets = self._buckets
