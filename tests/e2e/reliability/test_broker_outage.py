@@ -312,3 +312,42 @@ async def test_emitter_buffers_through_a_redis_restart(
     err = logs
     mine = [w for w in _lines(err, WARNING) if w.get("channel") == channel]
     assert len(mine) == 2, [w.get("error") for w in mine]
+
+
+@pytest.mark.amqp
+async def test_emitter_buffers_through_a_lost_rabbitmq_connection(
+    proxy: TcpProxy,
+    nodes: Callable[[Make, int], Awaitable[list[Node]]],
+    clients: Callable[[str], Awaitable[Client]],
+) -> None:
+    # The node talks to RabbitMQ directly; only the emitter's connection goes through the
+    # proxy, so cutting it is an outage of the emitter alone.
+    exchange = f"rel-{uuid.uuid4().hex}"
+    try:
+        (b,) = await nodes(
+            lambda: AmqpIoAdapter("amqp://guest:guest@127.0.0.1:5672//", exchange), 1
+        )
+        bob = await clients(b.app.url_for("/chat"))
+        url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
+        async with Emitter(url, exchange) as emitter:
+            await emitter.of("/chat").emit("n", 0)
+            assert await asyncio.wait_for(bob.queues["n"].get(), 5) == 0
+            await proxy.cut()
+            # Without publisher confirms, what is written before the client library has
+            # seen the connection die is lost unknowingly (docs/reliability.md says so):
+            # probe until the emitter knows, then everything must arrive.
+            for _ in range(100):
+                await emitter.of("/chat").emit("probe", 0)
+                if not emitter.health.healthy:
+                    break
+                await asyncio.sleep(0.01)
+            assert not emitter.health.healthy
+            for i in range(1, 11):
+                await emitter.of("/chat").emit("n", i)  # buffered, not raised
+            assert emitter.health.buffered >= 10
+            await proxy.restore()
+            got = [await asyncio.wait_for(bob.queues["n"].get(), 5) for _ in range(10)]
+            assert got == list(range(1, 11))
+            assert emitter.health.healthy and emitter.health.lost == 0
+    finally:
+        await _delete_exchange(exchange)
