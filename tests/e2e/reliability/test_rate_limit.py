@@ -164,3 +164,20 @@ async def test_a_malformed_option_is_a_bootstrap_error(option: Any, needle: str)
         await NestFactory.create(BadModule)
     assert "[gateway=" in str(info.value) and "BadGateway" in str(info.value)
     assert needle in str(info.value)
+
+
+async def test_buckets_of_departed_sockets_do_not_accumulate(
+    app: NestApplication, connect: Connect
+) -> None:
+    registry = app._registry  # test-only peek at the server's limiter
+    assert registry is not None
+    server = next(s for s in registry.all_servers() if s._nest_limit is not None
+                  and "/limited" in s._exact)
+    limiter = server._nest_limit
+    assert limiter is not None
+    for i in range(150):
+        client = await connect("/limited")
+        assert await client.call("hit", i, namespace="/limited", timeout=WAIT) == i
+        await client.disconnect()
+    # Pruned as new sockets come: never more than twice the live sockets plus a slack of 64.
+    assert len(limiter) <= 2 * len(server.nest_sockets) + 65
