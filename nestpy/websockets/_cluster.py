@@ -48,6 +48,16 @@ from socketio.packet import Packet
 from nestpy.exceptions import NestpyError
 from nestpy.logger import Logger
 from nestpy.websockets._fanout import FastAsyncAioPikaManager, FastAsyncRedisManager
+from nestpy.websockets._outage import (
+    DEFAULT_BUFFER_BYTES,
+    DEFAULT_BUFFER_SIZE,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_RESUME_TIMEOUT,
+    AdapterHealth,
+    Backoff,
+    BrokerLink,
+    HealthListener,
+)
 from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 
 if TYPE_CHECKING:
@@ -65,6 +75,7 @@ __all__ = [
     "Selection",
     "emit_message",
     "publisher_for",
+    "publisher_link",
     "redact_url",
 ]
 
@@ -229,6 +240,15 @@ def _reason(exc: BaseException, url: str | None = None) -> str:
     return reason
 
 
+def _quick_retry(retries: int) -> Any:
+    """A redis-py retry policy of *retries* immediate retries (redis-py's default retries
+    three times with back-off, hiding an outage from the outage logic)."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return Retry(NoBackoff(), retries)
+
+
 def emit_message(
     event: str,
     data: Any,
@@ -345,7 +365,9 @@ class RedisPublisher:
             self.broker, redact_url(self.url), reason, starting=starting, fix=self.fix
         )
 
-    def _make_client(self) -> Any:
+    def _make_client(self, retries: int = 1) -> Any:
+        # One immediate retry for publishing: a pooled connection the server closed while
+        # idle is replaced at once, and a server that is down still fails at once.
         try:
             from redis import asyncio as aioredis
         except ImportError as exc:  # pragma: no cover - the extra is missing
@@ -360,8 +382,39 @@ class RedisPublisher:
             sentinel_cls: Any = aioredis.sentinel.Sentinel
             sentinel = sentinel_cls(sentinels, **{**self.options, **kwargs})
             return sentinel.master_for(service or self.channel)
-        opts = {"socket_connect_timeout": 5, **self.options}
+        opts = {"socket_connect_timeout": 5, "retry": _quick_retry(retries), **self.options}
         return aioredis.Redis.from_url(self.url, **opts)
+
+    def make_client(self) -> Any:
+        """A new client on the same server and options for the manager's subscription.
+
+        It never retries: redis-py would otherwise reconnect and resubscribe on its own,
+        so nobody would know when delivery stopped and when it resumed.
+        """
+        return self._make_client(retries=0)
+
+    async def probe(self, timeout: float) -> None:
+        """Check the server answers (``PING``).
+
+        Raises:
+            BrokerUnavailableError: it does not.
+        """
+        if self._client is None:
+            self._client = self._make_client()
+        try:
+            await asyncio.wait_for(self._client.ping(), timeout)
+        except Exception as exc:
+            raise self._error(exc, starting=False) from None
+
+    async def subscribers(self) -> int:
+        """How many clients are subscribed to the channel now (``PUBSUB NUMSUB``)."""
+        if self._client is None:
+            self._client = self._make_client()
+        try:
+            counts = await self._client.pubsub_numsub(self.channel)
+        except Exception as exc:
+            raise self._error(exc, starting=False) from None
+        return int(counts[0][1]) if counts else 0
 
     async def connect(self, timeout: float) -> None:
         """Open the client and check the server answers.
@@ -432,7 +485,9 @@ class AmqpPublisher:
             ) from exc
         connection: Any = None
         try:
-            connection = await aio_pika.connect_robust(self.url, timeout=timeout)
+            # A plain connection: after a failure the next publish opens a new one at
+            # once (a robust connection retries on its own clock, 5 s by default).
+            connection = await aio_pika.connect(self.url, timeout=timeout)
             # No publisher confirms: python-socketio's messages are fire-and-forget, and a
             # confirm round trip per emit halves cross-node throughput.
             amqp_channel = await connection.channel(publisher_confirms=False)
@@ -466,7 +521,21 @@ class AmqpPublisher:
                 timeout,
             )
         except Exception as exc:
+            await self.close()  # the next publish reconnects
             raise self._error(exc, starting=False) from None
+        return None
+
+    async def probe(self, timeout: float) -> None:
+        """Connect when not connected.
+
+        Raises:
+            BrokerUnavailableError: RabbitMQ cannot be reached.
+        """
+        if self.exchange is None:
+            await self.connect(timeout)
+
+    async def subscribers(self) -> int | None:
+        """RabbitMQ does not say how many queues a fanout exchange feeds: None."""
         return None
 
     async def close(self) -> None:
@@ -566,6 +635,11 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         heartbeat_interval: float = 5.0,
         heartbeat_timeout: float | None = None,
         startup_timeout: float = 5.0,
+        outage_buffer: int = DEFAULT_BUFFER_SIZE,
+        outage_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        resume_timeout: float = DEFAULT_RESUME_TIMEOUT,
+        reconnect_max_delay: float = DEFAULT_MAX_DELAY,
+        health_listeners: Iterable[HealthListener] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -584,7 +658,45 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         self._ready: asyncio.Future[None] | None = None
         self._started = False
         self._stopped = False
-        self._publish_failing = False
+        self._echo: asyncio.Future[None] | None = None
+        # Outage handling (nestpy.websockets._outage): every cross-node message goes through it.
+        self.link = BrokerLink(
+            self.broker_name, self.broker_url, self.channel,
+            send=self._send_raw, confirm=self._confirm_round_trip, settle=self._settle_peers,
+            buffer_size=outage_buffer, buffer_bytes=outage_buffer_bytes,
+            resume_timeout=resume_timeout, max_delay=reconnect_max_delay,
+        )
+        for listener in health_listeners:
+            self.link.add_listener(listener)
+
+    # -- health -------------------------------------------------------------------------
+
+    @property
+    def health(self) -> AdapterHealth:
+        """This manager's link to the broker (see ``nestpy.websockets._outage``)."""
+        return self.link.health()
+
+    def on_health_change(self, callback: HealthListener) -> None:
+        """Call *callback(health)* whenever the link changes state."""
+        self.link.add_listener(callback)
+
+    # -- python-socketio's pub/sub contract ---------------------------------------------
+
+    async def _publish(self, data: Any) -> None:
+        """Send one cross-node message (python-socketio's hook): now, or after the outage."""
+        await self.link.publish(self._encode(data))
+
+    async def _send_raw(self, payload: bytes) -> None:
+        received_by = await self._get_publisher().publish(payload)
+        if received_by == 0 and self.count_based:
+            # Not even this node's own subscription got it: the broker restarted and we
+            # are not subscribed again yet (our listener has not seen the break). The
+            # other nodes are in the same case, so the message is kept, not lost.
+            raise BrokerUnavailableError(
+                self.broker_name, self.broker_url,
+                "published to no subscriber, not even this node's own subscription",
+                starting=False, fix=self._fix(),
+            )
 
     # -- backend hooks (subclasses) ---------------------------------------------------
 
@@ -646,6 +758,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         except BaseException:
             await self.stop(announce=False)
             raise
+        self.link.started()
         self._heartbeat = asyncio.ensure_future(self._heartbeat_loop())
         _log.info(
             "cluster adapter connected", broker=self.broker_name, url=self.broker_url,
@@ -682,6 +795,38 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
                     starting=True, fix=self._fix(),
                 )
 
+    async def _confirm_round_trip(self) -> bool:
+        """After an outage: our hello goes out and comes back through our subscription."""
+        loop = asyncio.get_running_loop()
+        echo = self._echo = loop.create_future()
+        await self._get_publisher().publish(
+            self._encode({"method": HELLO, "host_id": self.host_id})
+        )
+        try:
+            await asyncio.wait_for(asyncio.shield(echo), max(self.link.max_delay, 0.5))
+        except TimeoutError:
+            return False
+        return True
+
+    async def _settle_peers(self, reconnected: float, timeout: float) -> None:
+        """Wait until every node known before the outage was heard since *reconnected*.
+
+        A node hears our hello once it is subscribed again and answers; or it sends its own
+        hello when it resubscribes. Redis pub/sub and RabbitMQ exclusive queues deliver
+        nothing to a node that is not subscribed, so the buffer waits for them.
+        """
+        peers = list(self._nodes)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(self._nodes.get(p, 0.0) < reconnected for p in peers):
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        for p in peers:
+            # Silent during the outage is not gone: give it a fresh heartbeat timeout.
+            if p in self._nodes:
+                self._nodes[p] = max(self._nodes[p], reconnected)
+
     def _get_publisher(self) -> RedisPublisher | AmqpPublisher:
         # Normally made by start(); made lazily when python-socketio started the manager
         # itself (a server outside aiohttp: the first connection initialises it).
@@ -700,6 +845,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         if self._stopped:
             return
         self._stopped = True
+        await self.link.stop()
         tasks: list[asyncio.Future[Any]] = []
         if self._heartbeat is not None:
             self._heartbeat.cancel()
@@ -731,26 +877,17 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         beat = self._encode({"method": HEARTBEAT, "host_id": self.host_id})
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            try:
-                await self._get_publisher().publish(beat)
-            except BrokerUnavailableError as exc:
-                if not self._publish_failing:
-                    _log.error("cluster heartbeat failed; local clients are still served",
-                               broker=self.broker_name, url=self.broker_url, error=exc.reason)
-                self._publish_failing = True
-            except Exception:  # keep beating whatever happened
-                _log.exception("cluster heartbeat failed", broker=self.broker_name)
-            else:
-                if self._publish_failing:
-                    _log.info("cluster broker reachable again", broker=self.broker_name,
-                              url=self.broker_url)
-                self._publish_failing = False
+            # While the broker is down the outage logic retries (and logged it once).
+            await self._publish_quietly(beat)
             self.alive_nodes()
 
     # -- membership -----------------------------------------------------------------------
 
     def alive_nodes(self) -> list[str]:
         """Ids of the other nodes heard from within the heartbeat timeout."""
+        if self.link.state in ("down", "resuming"):
+            # We hear nobody while the broker is down: silence proves nothing then.
+            return list(self._nodes)
         limit = time.monotonic() - self.heartbeat_timeout
         gone = [n for n, seen in self._nodes.items() if seen < limit]
         for node in gone:
@@ -840,6 +977,9 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
             if own:
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_result(None)
+                echo = self._echo
+                if echo is not None and not echo.done():
+                    echo.set_result(None)
             else:
                 self._nodes[sender] = time.monotonic()
                 if self._ready is not None and not self._stopped:
@@ -858,11 +998,14 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         task.add_done_callback(self._tasks.discard)
 
     async def _publish_quietly(self, payload: bytes) -> None:
+        """Send a membership message or a reply; not kept during an outage (they are
+        about now: the heartbeats resume, a request's asker has timed out)."""
+        if self.link.state in ("down", "stopped"):
+            return
         try:
             await self._get_publisher().publish(payload)
         except BrokerUnavailableError as exc:
-            _log.warning("cluster message not sent", broker=self.broker_name,
-                         url=self.broker_url, error=exc.reason)
+            self.link.broken(exc)
 
     # -- answering ----------------------------------------------------------------------
 
@@ -908,6 +1051,12 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
             AdapterError: a node failed to carry the request out.
         """
         members = self.alive_nodes()
+        if self.link.state in ("down", "resuming"):
+            # Fail at once during an outage: a query cannot wait for the broker's return.
+            raise BrokerUnavailableError(
+                self.broker_name, self.broker_url, self.link.health().error or "outage",
+                starting=False, fix=self._fix(), partial=list(local),
+            )
         if not self.count_based and not members:
             return []  # alone (as far as the heartbeats tell): nobody to ask
         loop = asyncio.get_running_loop()
@@ -922,6 +1071,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
                 received_by = await self._get_publisher().publish(payload)
             except BrokerUnavailableError as exc:
                 exc.partial = list(local)
+                self.link.broken(exc)
                 raise
             if self.count_based and received_by is not None:
                 pending.expected_count = max(received_by - 1, 0)  # minus ourselves
@@ -978,7 +1128,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
             event, data, namespace, room, skip_sids, except_rooms, self.host_id
         )
         await self._handle_emit(message)  # this node
-        await self._publish(message)  # the others (python-socketio's retrying publish)
+        await self._publish(message)  # the others (buffered during an outage)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         excluded = message.get("except_rooms")
@@ -1008,6 +1158,36 @@ class ClusterRedisManager(ClusterManager, FastAsyncRedisManager):
     def _make_publisher(self) -> RedisPublisher:
         return RedisPublisher(self.redis_url, self.channel, self.redis_options, fix=self._fix())
 
+    async def _broker_listen(self) -> AsyncIterator[Any]:
+        # python-socketio's loop backs off 1, 2, 4 … 60 s between attempts and never says
+        # when it is subscribed again; this one is capped (reconnect_max_delay, 1 s) and
+        # tells the outage logic both ways.
+        publisher = self._get_publisher()
+        assert isinstance(publisher, RedisPublisher)
+        backoff = Backoff(self.link.max_delay)
+        channel = self.channel.encode()
+        while True:
+            client: Any = None
+            pubsub: Any = None
+            try:
+                client = publisher.make_client()
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(self.channel)
+                self.link.subscribed()
+                backoff.reset()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message" and message.get("channel") == channel:
+                        yield message["data"]
+                raise ConnectionError("the subscription ended")
+            except Exception as exc:
+                self.link.subscription_lost(_reason(exc, self.redis_url))
+            finally:
+                for closing in (pubsub, client):
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            await closing.aclose()
+            await asyncio.sleep(backoff.next())
+
     async def _close_backend(self) -> None:
         for name in ("pubsub", "redis"):
             client = getattr(self, name, None)
@@ -1030,45 +1210,53 @@ class ClusterAioPikaManager(ClusterManager, FastAsyncAioPikaManager):
     def _make_publisher(self) -> AmqpPublisher:
         return AmqpPublisher(self.url, self.channel, fix=self._fix())
 
-    async def _connect_backend(self) -> None:
-        # python-socketio's own emits publish on the same (robust) connection.
-        pub = self._publisher
-        assert isinstance(pub, AmqpPublisher)
-        self.publisher_connection = pub.connection
-        self.publisher_channel = pub.amqp_channel
-        self.publisher_exchange = pub.exchange
-
     async def _broker_listen(self) -> AsyncIterator[Any]:
         # python-socketio's loop, but consuming without acknowledgements: it acks each
         # message with prefetch 1, which caps cross-node traffic near 900 messages/s on
         # loopback. Acks buy nothing here (an exclusive, non-durable queue dies with us).
+        # A plain connection and our own retry (capped at reconnect_max_delay) rather than a
+        # robust one: its 5 s reconnect clock and silent re-consume hid when delivery resumed.
         import aio_pika
 
-        retry_sleep = 1.0
+        backoff = Backoff(self.link.max_delay)
         while True:
+            connection: Any = None
             try:
-                async with await self._connection() as connection:
-                    channel = await connection.channel()
-                    exchange = await self._exchange(channel)
-                    queue = await self._queue(channel, exchange)
-                    # Our own inbox rather than queue.iterator(): closing an iterator that
-                    # holds unacked-by-us messages logs each one as "lost" at every shutdown.
-                    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+                connection = await aio_pika.connect(self.url, timeout=self.startup_timeout)
+                # Our own inbox rather than queue.iterator(): closing an iterator that
+                # holds unacked-by-us messages logs each one as "lost" at every shutdown.
+                # None in the inbox means the connection closed.
+                inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+                connection.close_callbacks.add(
+                    lambda *_args, inbox=inbox: inbox.put_nowait(None)
+                )
+                channel = await connection.channel()
+                exchange = await self._exchange(channel)
+                queue = await self._queue(channel, exchange)
 
-                    async def deliver(message: Any, inbox: asyncio.Queue[bytes] = inbox) -> None:
-                        inbox.put_nowait(message.body)
+                async def deliver(
+                    message: Any, inbox: asyncio.Queue[bytes | None] = inbox
+                ) -> None:
+                    inbox.put_nowait(message.body)
 
-                    await queue.consume(deliver, no_ack=True)
-                    retry_sleep = 1.0
-                    while True:  # the robust connection re-consumes after a reconnect
-                        yield await inbox.get()
-            except aio_pika.exceptions.ChannelInvalidStateError:
-                raise asyncio.CancelledError() from None  # aio-pika's way to say "cancelled"
+                await queue.consume(deliver, no_ack=True)
+                self.link.subscribed()
+                backoff.reset()
+                while True:
+                    body = await inbox.get()
+                    if body is None:
+                        raise ConnectionError("the connection to RabbitMQ closed")
+                    yield body
             except Exception as exc:
-                _log.error("cannot receive from RabbitMQ; retrying", url=self.broker_url,
-                           error=_reason(exc), retry_in=retry_sleep)
-                await asyncio.sleep(retry_sleep)
-                retry_sleep = min(retry_sleep * 2, 60.0)
+                if self._stopped:
+                    # aio-pika turns a cancellation into ChannelInvalidStateError
+                    raise asyncio.CancelledError() from None
+                self.link.subscription_lost(_reason(exc, self.url))
+            finally:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+            await asyncio.sleep(backoff.next())
 
     async def _queue(self, channel: Any, exchange: Any) -> Any:
         # Exclusive: the queue dies with this node's connection. python-socketio's queue
@@ -1079,3 +1267,48 @@ class ClusterAioPikaManager(ClusterManager, FastAsyncAioPikaManager):
 
     async def _close_backend(self) -> None:
         self.publisher_connection = self.publisher_channel = self.publisher_exchange = None
+
+
+def publisher_link(
+    publisher: RedisPublisher | AmqpPublisher,
+    *,
+    connect_timeout: float,
+    buffer_size: int = DEFAULT_BUFFER_SIZE,
+    buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+    resume_timeout: float = DEFAULT_RESUME_TIMEOUT,
+    max_delay: float = DEFAULT_MAX_DELAY,
+) -> BrokerLink:
+    """Outage handling for a publisher without a subscription (``Emitter``).
+
+    Recovery: the broker answers (``PING`` / a new connection); then, on Redis, the buffer
+    waits (at most *resume_timeout*) until the channel has as many subscribers as the last
+    publish reached (``PUBSUB NUMSUB``), so nodes still resubscribing get it too. RabbitMQ
+    cannot tell: the buffer goes as soon as the connection is back.
+    """
+    receivers = 0
+
+    async def send(payload: bytes) -> None:
+        nonlocal receivers
+        n = await publisher.publish(payload)
+        if n:
+            receivers = n
+
+    async def confirm() -> bool:
+        await publisher.probe(connect_timeout)
+        return True
+
+    async def settle(_reconnected: float, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while receivers > 0:
+            count = await publisher.subscribers()
+            if count is None or count >= receivers or loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.02)
+
+    return BrokerLink(
+        publisher.broker, redact_url(publisher.url), publisher.channel,
+        send=send, confirm=confirm, settle=settle, buffer_size=buffer_size,
+        buffer_bytes=buffer_bytes, resume_timeout=resume_timeout, max_delay=max_delay,
+        has_subscription=False,
+    )

@@ -36,6 +36,7 @@ from socketio import packet as sio_packet
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._ratelimit import RateLimit, RateLimiter
 from nestpy.websockets._recovery import attach_recovery, pre_connect_as, rejoin
 from nestpy.websockets.socket import Socket
 
@@ -465,6 +466,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         connect_timeout: float = 45.0,
         per_message_deflate: bool = False,
         connection_state_recovery: Any = None,
+        rate_limit: RateLimit | None = None,
         **kwargs: Any,
     ) -> None:
         self._nest_deflate = per_message_deflate
@@ -484,6 +486,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self.on("disconnect", self._nest_disconnect, namespace="*")
         # recovery hook (cluster branch): connection state recovery, when the option is on
         self.nest_recovery = attach_recovery(self.manager, connection_state_recovery)
+        # Per-socket event rate limit (gateway option; None = off): see _ratelimit.
+        self._nest_limit = RateLimiter(rate_limit, self) if rate_limit is not None else None
         # Acks and Socket.emit go through the manager's unicast fast path when it has one
         # (FastAsyncManager and its pub/sub subclasses): resolved once, not per message.
         unicast = getattr(self.manager, "unicast", None)
@@ -686,6 +690,9 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         sock = self.nest_sockets.get(sid) if sid is not None else None
         if sock is None:
             return  # not (or no longer) connected to this namespace
+        if self._nest_limit is not None and (refused := self._nest_limit.check(sock, id)):
+            await refused
+            return
         event = data[0]
         handler = sock.gateway.handlers.get(event)
         if handler is None:

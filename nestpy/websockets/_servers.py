@@ -14,6 +14,7 @@ from nestpy._speed import default_json
 from nestpy.exceptions import BootstrapError
 from nestpy.websockets._engine import NestAsyncServer
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._ratelimit import parse_rate_limit
 from nestpy.websockets._recovery import RecoveryStore
 from nestpy.websockets.decorators import GatewayOptions
 
@@ -22,7 +23,9 @@ __all__ = [
 ]
 
 #: nestpy's own server options (not python-socketio's).
-NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate", "connection_state_recovery"})
+NEST_OPTIONS = frozenset({
+    "connect_timeout", "per_message_deflate", "connection_state_recovery", "rate_limit",
+})
 #: Options nestpy sets itself; a gateway may not override them.
 RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
 #: python-socketio options nestpy's connection handling does not honour, and why.
@@ -60,7 +63,7 @@ class GatewayOptionError(BootstrapError):
         return head + (
             f"unknown @WebSocketGateway option {self.name!r}{hint} "
             "(options are python-socketio/python-engineio server options in snake_case, "
-            "plus connect_timeout and per_message_deflate)"
+            "plus connect_timeout, per_message_deflate and rate_limit)"
         )
 
 
@@ -108,6 +111,8 @@ def server_kwargs(options: GatewayOptions, gateway: type) -> dict[str, Any]:
             except (TypeError, ValueError) as exc:
                 raise BootstrapError(f"[gateway={gateway.__qualname__}] {exc}") from None
         kwargs[name] = value
+    if "rate_limit" in kwargs:
+        kwargs["rate_limit"] = parse_rate_limit(kwargs["rate_limit"], gateway)
     cors = options.cors
     if cors is not None and cors is not False:
         # CORS stays closed (same origin only) unless a gateway opens it.

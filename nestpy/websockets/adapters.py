@@ -23,6 +23,7 @@ from nestpy.websockets._cluster import (
     redact_url,
 )
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._outage import AdapterHealth, HealthListener
 
 if TYPE_CHECKING:
     from nestpy.websockets._node_redis import NodeRedisManager
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdapterError",
+    "AdapterHealth",
     "AmqpIoAdapter",
     "BrokerUnavailableError",
     "ClusterTimeoutError",
@@ -79,6 +81,7 @@ class _BrokerAdapter(IoAdapter):
         self.startup_timeout = startup_timeout
         self._options = options
         self._managers: list[ClusterManager] = []
+        self._health_listeners: list[HealthListener] = []
 
     def _channel_for(self, index: int) -> str:
         # The n-th Socket.IO server of the application (one per gateway port/path) gets its
@@ -92,8 +95,34 @@ class _BrokerAdapter(IoAdapter):
             "heartbeat_interval": self.heartbeat_interval,
             "heartbeat_timeout": self.heartbeat_timeout,
             "startup_timeout": self.startup_timeout,
+            "health_listeners": self._health_listeners,
             **self._options,
         }
+
+    @property
+    def health(self) -> AdapterHealth:
+        """The link to the broker (docs/reliability.md "Broker outages"): the first of this
+        adapter's managers that is not ``up``, else the first one; ``starting`` before
+        ``listen()``."""
+        for manager in self._managers:
+            if not manager.health.healthy:
+                return manager.health
+        if self._managers:
+            return self._managers[0].health
+        return AdapterHealth("starting", "", redact_url(self.url), 0.0, 0, 0, 0, None)
+
+    @property
+    def healthy(self) -> bool:
+        """True when cross-node messages are being delivered."""
+        return self.health.healthy
+
+    def on_health_change(self, callback: HealthListener) -> None:
+        """Call *callback(health)* (sync or async) whenever a manager's link changes state:
+        ``up`` → ``down`` when the broker goes away, ``resuming`` → ``up`` once delivery
+        has resumed. May be called before or after ``listen()``."""
+        self._health_listeners.append(callback)
+        for manager in self._managers:
+            manager.on_health_change(callback)
 
     @property
     def managers(self) -> tuple[ClusterManager, ...]:
@@ -136,7 +165,10 @@ class RedisIoAdapter(_BrokerAdapter):
             interval).
         startup_timeout: seconds ``listen()`` waits for Redis before failing.
         redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
-        **options: other ``AsyncRedisManager`` options (``logger``, ``json``).
+        **options: broker-outage options (``outage_buffer=1000``,
+            ``outage_buffer_bytes=8 MiB``, ``resume_timeout=3.0``,
+            ``reconnect_max_delay=0.5``: docs/reliability.md "Broker outages"), or other
+            ``AsyncRedisManager`` options (``logger``, ``json``).
 
     Raises:
         AdapterError: the ``redis`` package is not installed.
@@ -186,7 +218,8 @@ class AmqpIoAdapter(_BrokerAdapter):
         channel: the exchange name; every node of one application uses the same one.
         request_timeout, heartbeat_interval, heartbeat_timeout, startup_timeout: as
             ``RedisIoAdapter``.
-        **options: other ``AsyncAioPikaManager`` options (``logger``, ``json``).
+        **options: broker-outage options, as ``RedisIoAdapter``; other
+            ``AsyncAioPikaManager`` options (``logger``, ``json``).
 
     Raises:
         AdapterError: the ``aio-pika`` package is not installed.

@@ -32,8 +32,10 @@ from nestpy.websockets._cluster import (
     Selection,
     emit_message,
     publisher_for,
+    publisher_link,
     redact_url,
 )
+from nestpy.websockets._outage import DEFAULT_BUFFER_SIZE, AdapterHealth
 
 if TYPE_CHECKING:
     from nestpy.websockets._node_emitter import NodeEmitterBackend
@@ -54,13 +56,17 @@ class Emitter:
             only; also ``server_side_emit``).
         redis_options: keyword arguments for ``redis.asyncio.Redis.from_url``.
         connect_timeout: seconds to wait for the broker when connecting.
+        outage_buffer: emits kept while the broker is down once connected (the oldest are
+            dropped past it, and counted); 0 counts every such emit lost.
 
     Raises:
         ValueError: *url* is neither a Redis nor an AMQP URL.
 
-    The connection opens on first use and stays open until ``close()``. Emit errors raise
-    ``BrokerUnavailableError`` (unlike python-socketio's write-only managers, which log and
-    drop the message).
+    The connection opens on first use and stays open until ``close()``. A broker that cannot
+    be reached at first use raises ``BrokerUnavailableError`` (a wrong address, most
+    likely). An outage after that is survived as the adapters survive it (docs/
+    reliability.md "Broker outages"): emits are buffered and sent, in order, once the broker
+    is back; ``health`` tells the state.
 
     .. versionadded:: 0.1
     """
@@ -73,6 +79,7 @@ class Emitter:
         protocol: Literal["python-socketio", "socket.io"] = "python-socketio",
         redis_options: dict[str, Any] | None = None,
         connect_timeout: float = 5.0,
+        outage_buffer: int = DEFAULT_BUFFER_SIZE,
     ) -> None:
         if protocol not in ("python-socketio", "socket.io"):
             raise ValueError(f"protocol must be 'python-socketio' or 'socket.io', not {protocol!r}")
@@ -97,6 +104,16 @@ class Emitter:
         )
         self._connected = False
         self._json: Any = Packet.json
+        self._outage_buffer = outage_buffer
+        self._link = publisher_link(
+            self._publisher, connect_timeout=connect_timeout, buffer_size=outage_buffer
+        )
+
+    @property
+    def health(self) -> AdapterHealth:
+        """The link to the broker: ``starting`` before the first emit, then ``up``,
+        ``down`` (emits buffered) or ``resuming``."""
+        return self._link.health()
 
     def of(self, namespace: str) -> EmitterOperator:
         """Target *namespace* (``"chat"`` means ``"/chat"``)."""
@@ -121,8 +138,9 @@ class Emitter:
         if not self._connected:
             await self._publisher.connect(self.connect_timeout)
             self._connected = True
+            self._link.started()
         text: Any = self._json.dumps(message)
-        await self._publisher.publish(text.encode() if isinstance(text, str) else bytes(text))
+        await self._link.publish(text.encode() if isinstance(text, str) else bytes(text))
 
     async def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
         """Send *event* to the listeners of every node (``protocol="socket.io"`` only).
@@ -142,7 +160,12 @@ class Emitter:
         self._connected = False
         if self._node is not None:
             await self._node.close()
+        await self._link.stop()
         await self._publisher.close()
+        self._link = publisher_link(
+            self._publisher, connect_timeout=self.connect_timeout,
+            buffer_size=self._outage_buffer,
+        )
 
     async def __aenter__(self) -> Emitter:
         return self

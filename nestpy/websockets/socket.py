@@ -494,8 +494,12 @@ class Socket(Generic[E]):
         return ack[0] if len(ack) == 1 else (ack if ack else None)
 
     async def join(self, room: str | Iterable[str]) -> None:
-        """Join *room* (or each of several rooms)."""
+        """Join *room* (or each of several rooms); nothing once the socket has left."""
         rooms = (room,) if isinstance(room, str) else room
+        if self.id not in self._server.manager.rooms.get(self.namespace, {}).get(None, ()):
+            # A handler still running after its client left: python-socketio would create
+            # the room, then fail on the sid, leaving an empty room behind for good.
+            return
         for r in rooms:
             await self._server.enter_room(self.id, r, namespace=self.namespace)
 

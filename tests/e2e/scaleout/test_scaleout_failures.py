@@ -138,9 +138,11 @@ async def test_redis_going_down_keeps_local_clients_served_and_recovers(
                 if {s.id for s in found} == {ann.sid, bob.sid}:
                     break
                 await asyncio.sleep(0.1)
+        out, err = capfd.readouterr()
     finally:
         redis.stop()
-    assert "Cannot publish to redis" in caplog.text  # python-socketio logged the failure
+    # One warning per outage, not python-socketio's two errors per publish (counted in
+    # tests/e2e/reliability/test_broker_outage.py; docs/reliability.md "Broker outages").
+    assert "Cannot publish to redis" not in caplog.text
     assert SECRET not in caplog.text
-    out, err = capfd.readouterr()
     assert SECRET not in out and SECRET not in err
