@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from nestpy.engineio._socket import FORCED_CLOSE, SERVER_SHUTDOWN, EngineIOSocket
+from nestpy.engineio._socket import FORCED_CLOSE, PING_TIMEOUT, SERVER_SHUTDOWN, EngineIOSocket
 
 __all__ = ["EngineIOServer"]
 
@@ -170,6 +170,9 @@ class EngineIOServer:
         sid = query.get("sid")
         if sid is not None:
             sock = self.sessions.get(sid)
+            if sock is not None and sock.expired(asyncio.get_running_loop().time()):
+                sock.close(PING_TIMEOUT)
+                sock = None
             if sock is None:
                 return _error(1, "Session ID unknown", cors)
             if transport == "websocket" and is_ws:
@@ -298,10 +301,14 @@ class EngineIOServer:
 
     async def _dispatch(self, sock: EngineIOSocket, data: str | bytes) -> None:
         handler = self.on_message
-        if handler is not None:
+        if handler is None:
+            return
+        try:
             pending = handler(sock, data)
             if pending is not None:
                 await pending
+        except Exception:  # a bug above the transport: logged, the connection carries on
+            _log.exception("engine.io session %s: message handler failed", sock.sid)
 
     def _written(self, sock: EngineIOSocket, corked: bool) -> None:
         if corked:

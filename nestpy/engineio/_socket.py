@@ -28,6 +28,10 @@ FORCED_CLOSE: Final = "forced close"
 SLOW_READER: Final = "slow reader"
 SERVER_SHUTDOWN: Final = "server shutting down"
 
+#: Packets per long-poll response at most: python-engineio's client refuses a payload of
+#: more than 16 (Node's takes any number); the rest waits for the next GET.
+MAX_POLL_PACKETS: Final = 16
+
 
 class EngineIOSocket:
     """One Engine.IO session (Node engine.io's ``Socket``).
@@ -47,7 +51,8 @@ class EngineIOSocket:
     __slots__ = (
         "_buffer", "_buffer_size", "_close_handle", "_closing", "_pending", "_pending_size",
         "_ping_handle", "_poll", "_poll_flush", "_posting", "_server", "_timeout_handle", "_turn",
-        "_upgrading", "_ws", "_wt", "closed", "reason", "request", "sid", "state", "transport",
+        "_upgrading", "_ws", "_wt", "closed", "ping_deadline", "reason", "request", "sid",
+        "state", "transport",
     )
 
     def __init__(self, server: EngineIOServer, sid: str, request: web.Request, transport: str):
@@ -76,6 +81,12 @@ class EngineIOSocket:
         self._pending_size = 0
         self._ping_handle: asyncio.TimerHandle | None = None
         self._timeout_handle: asyncio.TimerHandle | None = None
+        self.ping_deadline = 0.0
+
+    @property
+    def compressed(self) -> bool:
+        """Whether per-message deflate was negotiated (frames are then built by aiohttp)."""
+        return self._ws is not None and bool(self._ws.compress)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -107,6 +118,15 @@ class EngineIOSocket:
             self._poll_flush = True
             asyncio.get_running_loop().call_soon(self._flush_poll)
         return True
+
+    def send_packets(self, packets: list[str | bytes], framed: bytes) -> bool:
+        """Send several encoded packets in order (a Socket.IO packet with binary
+        attachments); *framed* is all of them as websocket frames, joined."""
+        if self.closed or self._closing:
+            return False
+        if self._wt is not None and not self._upgrading:
+            return self._write(framed)
+        return all(self.send_packet(packet) for packet in packets)
 
     def _write(self, data: bytes) -> bool:
         """Write frame bytes to the websocket: the first write of a turn goes straight to the
@@ -187,11 +207,26 @@ class EngineIOSocket:
         poll, self._poll = self._poll, None
         if poll is None or poll.done():
             return
-        packets = self._buffer
-        self._buffer, self._buffer_size = [], 0
-        if last is not None:
-            packets.append(last)
+        packets = self._take(MAX_POLL_PACKETS - (last is not None))
+        if last == NOOP and packets:
+            pass  # a noop only ends the poll: a payload with data ends it as well
+        elif last is not None:
+            if self._buffer:  # no room left for it: the next GET gets the rest
+                self._buffer.append(last)
+                self._buffer_size += len(last)
+            else:
+                packets.append(last)
         poll.set_result(_codec.encode_payload(packets))
+
+    def _take(self, limit: int = MAX_POLL_PACKETS) -> list[str | bytes]:
+        """Up to *limit* buffered packets, removed from the buffer."""
+        buffer = self._buffer
+        if len(buffer) <= limit:
+            self._buffer, self._buffer_size = [], 0
+            return buffer
+        taken, self._buffer = buffer[:limit], buffer[limit:]
+        self._buffer_size -= sum(map(len, taken))
+        return taken
 
     async def handle_get(self) -> web.Response:
         """A long-poll GET on this session."""
@@ -200,16 +235,15 @@ class EngineIOSocket:
             self.close(TRANSPORT_ERROR)
             return self._server.error(3, "Bad request")
         if self._closing:
-            body = _codec.encode_payload([*self._buffer, CLOSE])
-            self._buffer, self._buffer_size = [], 0
+            packets = self._take(MAX_POLL_PACKETS - 1)
+            if self._buffer:
+                return _text(_codec.encode_payload(packets))
             self._finish(FORCED_CLOSE)
-            return _text(body)
+            return _text(_codec.encode_payload([*packets, CLOSE]))
         if self._upgrading:
             return _text(NOOP)  # end the poll: the client is moving to the websocket
         if self._buffer:
-            body = _codec.encode_payload(self._buffer)
-            self._buffer, self._buffer_size = [], 0
-            return _text(body)
+            return _text(_codec.encode_payload(self._take()))
         poll = self._poll = asyncio.get_running_loop().create_future()
         try:
             body = await poll
@@ -345,17 +379,20 @@ class EngineIOSocket:
 
     def start_heartbeat(self) -> None:
         """Start pinging: every ``ping_interval``; no PONG within ``ping_timeout`` closes."""
-        self._ping_handle = asyncio.get_running_loop().call_later(
-            self._server.ping_interval, self._ping
-        )
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._server.ping_interval
+        # Deadlines count from when the PING was due, not when its timer ran: a busy loop
+        # does not stretch a client's ping timeout.
+        self.ping_deadline = due + self._server.ping_timeout
+        self._ping_handle = loop.call_at(due, self._ping)
 
     def _ping(self) -> None:
         self._ping_handle = None
         if self.closed:
             return
         self.send_packet(PING)
-        self._timeout_handle = asyncio.get_running_loop().call_later(
-            self._server.ping_timeout, self._ping_timed_out
+        self._timeout_handle = asyncio.get_running_loop().call_at(
+            self.ping_deadline, self._ping_timed_out
         )
 
     def _on_pong(self) -> None:
@@ -363,6 +400,10 @@ class EngineIOSocket:
             self._timeout_handle.cancel()
             self._timeout_handle = None
             self.start_heartbeat()
+
+    def expired(self, now: float) -> bool:
+        """Whether the client let its ping timeout pass (the timer may not have run yet)."""
+        return self._timeout_handle is not None and now >= self.ping_deadline
 
     def _ping_timed_out(self) -> None:
         self._timeout_handle = None
@@ -386,9 +427,11 @@ class EngineIOSocket:
         if self.closed or self._closing:
             return
         if self._wt is None and self._ws is None and reason == FORCED_CLOSE:
-            if self._poll is not None:
+            if self._poll is not None and len(self._buffer) < MAX_POLL_PACKETS:
                 self._answer_poll(CLOSE)
             else:
+                if self._poll is not None:
+                    self._answer_poll(None)
                 self._closing = True
                 self._cancel_heartbeat()
                 self._close_handle = asyncio.get_running_loop().call_later(
@@ -397,6 +440,10 @@ class EngineIOSocket:
                 return
         elif self._poll is not None:
             self._answer_poll(CLOSE)
+        elif self._ws is not None and reason in (FORCED_CLOSE, SERVER_SHUTDOWN):
+            # Node ends a websocket session with the close frame alone; CLOSE first tells
+            # python-engineio's client too that the server closed it (the JS client ignores it).
+            self.send_packet(CLOSE)
         self._finish(reason)
 
     def _cancel_heartbeat(self) -> None:

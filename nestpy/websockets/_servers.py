@@ -21,7 +21,10 @@ __all__ = [
 ]
 
 #: nestpy's own server options (not python-socketio's).
-NEST_OPTIONS = frozenset({"connect_timeout", "per_message_deflate"})
+NEST_OPTIONS = frozenset({
+    "connect_timeout", "per_message_deflate", "max_buffer_size", "max_handlers_in_flight",
+    "max_attachments", "namespace_cache_bytes", "drain_timeout", "upgrade_timeout",
+})
 #: Options nestpy sets itself; a gateway may not override them.
 RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
 
@@ -47,7 +50,7 @@ class GatewayOptionError(BootstrapError):
         return head + (
             f"unknown @WebSocketGateway option {self.name!r}{hint} "
             "(options are python-socketio/python-engineio server options in snake_case, "
-            "plus connect_timeout and per_message_deflate)"
+            f"plus nestpy's {', '.join(sorted(NEST_OPTIONS))})"
         )
 
 

@@ -6,58 +6,15 @@ returns an ``Engine`` with its base URL and a record of what the server saw.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from eio_helpers import Engine, StartEngine
 
 from nestpy.engineio import EngineIOServer, EngineIOSocket
-
-
-@dataclass
-class Engine:
-    """A running echo server and what it saw."""
-
-    server: EngineIOServer
-    url: str
-    messages: list[tuple[str, str | bytes]] = field(default_factory=list)
-    disconnects: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def eio(self) -> str:
-        """The Engine.IO endpoint."""
-        return self.url + "/engine.io/"
-
-    @property
-    def ws(self) -> str:
-        """The Engine.IO endpoint for websockets."""
-        return self.eio.replace("http", "ws", 1)
-
-    async def open_polling(self, http: aiohttp.ClientSession) -> str:
-        """A polling handshake; returns the session id."""
-        async with http.get(self.eio, params={"EIO": "4", "transport": "polling"}) as resp:
-            assert resp.status == 200
-            body = await resp.text()
-        assert body[0] == "0"
-        sid: str = json.loads(body[1:])["sid"]
-        return sid
-
-    def poll(self, http: aiohttp.ClientSession, sid: str) -> Any:
-        """A long-poll GET on *sid* (a context manager)."""
-        return http.get(self.eio, params={"EIO": "4", "transport": "polling", "sid": sid})
-
-    def post(self, http: aiohttp.ClientSession, sid: str, body: str | bytes) -> Any:
-        """A POST of *body* on *sid* (a context manager)."""
-        return http.post(
-            self.eio, params={"EIO": "4", "transport": "polling", "sid": sid}, data=body
-        )
-
-
-StartEngine = Callable[..., Awaitable[Engine]]
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import asyncio
 import json
 
 import aiohttp
-from conftest import StartEngine
-from eio_helpers import eventually
+from eio_helpers import StartEngine, eventually
 
 
 async def test_handshake_advertises_the_options_in_milliseconds(

@@ -8,8 +8,7 @@ import logging
 
 import aiohttp
 import pytest
-from conftest import StartEngine
-from eio_helpers import eventually
+from eio_helpers import StartEngine, eventually
 
 WS = {"EIO": "4", "transport": "websocket"}
 
@@ -125,6 +124,7 @@ async def test_server_close_sends_buffered_frames_then_a_close_frame(
     sock.close()
     assert await ws.receive_str(timeout=5) == "4one"
     assert await ws.receive_str(timeout=5) == "4two"
+    assert await ws.receive_str(timeout=5) == "1"  # CLOSE, for python-engineio's client
     msg = await ws.receive(timeout=5)
     assert msg.type is aiohttp.WSMsgType.CLOSE
     assert eng.disconnects == [(sid, "forced close")]
