@@ -49,10 +49,30 @@ class EngineIOSocket:
     """
 
     __slots__ = (
-        "_buffer", "_buffer_size", "_close_handle", "_closing", "_pending", "_pending_size",
-        "_ping_handle", "_poll", "_poll_flush", "_posting", "_server", "_timeout_handle", "_turn",
-        "_upgrading", "_ws", "_wt", "closed", "ping_deadline", "reason", "request", "sid",
-        "state", "transport",
+        "_buffer",
+        "_buffer_size",
+        "_close_handle",
+        "_closing",
+        "_pending",
+        "_pending_size",
+        "_ping_due",
+        "_ping_handle",
+        "_poll",
+        "_poll_flush",
+        "_posting",
+        "_server",
+        "_timeout_handle",
+        "_turn",
+        "_upgrading",
+        "_ws",
+        "_wt",
+        "closed",
+        "ping_deadline",
+        "reason",
+        "request",
+        "sid",
+        "state",
+        "transport",
     )
 
     def __init__(self, server: EngineIOServer, sid: str, request: web.Request, transport: str):
@@ -82,6 +102,7 @@ class EngineIOSocket:
         self._ping_handle: asyncio.TimerHandle | None = None
         self._timeout_handle: asyncio.TimerHandle | None = None
         self.ping_deadline = 0.0
+        self._ping_due = 0.0
 
     @property
     def compressed(self) -> bool:
@@ -379,12 +400,14 @@ class EngineIOSocket:
 
     def start_heartbeat(self) -> None:
         """Start pinging: every ``ping_interval``; no PONG within ``ping_timeout`` closes."""
-        loop = asyncio.get_running_loop()
-        due = loop.time() + self._server.ping_interval
+        self._schedule_ping(asyncio.get_running_loop().time() + self._server.ping_interval)
+
+    def _schedule_ping(self, due: float) -> None:
         # Deadlines count from when the PING was due, not when its timer ran: a busy loop
         # does not stretch a client's ping timeout.
         self.ping_deadline = due + self._server.ping_timeout
-        self._ping_handle = loop.call_at(due, self._ping)
+        self._ping_due = due
+        self._ping_handle = asyncio.get_running_loop().call_at(due, self._ping)
 
     def _ping(self) -> None:
         self._ping_handle = None
@@ -399,7 +422,10 @@ class EngineIOSocket:
         if self._timeout_handle is not None:
             self._timeout_handle.cancel()
             self._timeout_handle = None
-            self.start_heartbeat()
+            # Every ping_interval from the handshake, as the spec words it ("the server
+            # sends a ping every pingInterval"): a slow PONG does not shift later PINGs.
+            now = asyncio.get_running_loop().time()
+            self._schedule_ping(max(now, self._ping_due + self._server.ping_interval))
 
     def expired(self, now: float) -> bool:
         """Whether the client let its ping timeout pass (the timer may not have run yet)."""

@@ -165,7 +165,7 @@ DEFAULT_NAMESPACE_CACHE_BYTES = 256 * 1024
 DEFAULT_DRAIN_TIMEOUT = 10.0
 #: Seconds between the CONNECT reply and the emits ``handle_connection`` made (see
 #: ``_handle_connect``); only connections whose handler emitted wait it.
-CONNECT_EMIT_GAP = 0.01
+CONNECT_EMIT_GAP = 0.02
 #: The ack payload of a handler cut short by shutdown, or of an event refused while draining.
 SHUTDOWN_ERROR: dict[str, Any] = {"status": "error", "message": "Server shutting down"}
 

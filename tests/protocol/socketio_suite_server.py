@@ -9,8 +9,8 @@ echoed as ``message-back`` and ``message-with-ack`` acknowledged with its argume
     python tests/protocol/socketio_suite_server.py --port 3000
 
 A long-heartbeat run (no test passes because a PING happened to arrive): the server with
-``--ping-interval 1.5 --ping-timeout 1 --connect-timeout 6``, the suite's ``PING_INTERVAL`` /
-``PING_TIMEOUT`` constants set to 1500 / 1000, its heartbeat block's mocha timeout to 20 s and
+``--ping-interval 1.2 --ping-timeout 1 --connect-timeout 6``, the suite's ``PING_INTERVAL`` /
+``PING_TIMEOUT`` constants set to 1200 / 1000, its heartbeat block's mocha timeout to 20 s and
 the "no handshake" test's to 10 s (three PINGs must fit before the connect timeout, which must
 fit in that test's timeout). A PING interval of 2 s or more cannot pass: two tests wait for a
 PING within mocha's default 2 s.
