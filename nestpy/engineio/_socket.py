@@ -319,6 +319,7 @@ class EngineIOSocket:
 
     async def run_websocket(self, ws: web.WebSocketResponse) -> None:
         """Read *ws* until it closes or the session ends."""
+        dispatch = self._server._dispatch
         try:
             while not self.closed:
                 msg = await ws.receive()
@@ -327,6 +328,9 @@ class EngineIOSocket:
                 kind = msg.type
                 if kind is WSMsgType.TEXT:
                     data: str = msg.data
+                    if data[:1] == MESSAGE:  # the common case, dispatched without a detour
+                        await dispatch(self, data[1:])
+                        continue
                     if not data or data[0] not in "0123456":
                         self._server.warn_invalid(self, "invalid websocket packet")
                         self.close(PARSE_ERROR)

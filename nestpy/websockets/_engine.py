@@ -51,7 +51,6 @@ if sys.version_info >= (3, 12):
 else:
     _spawn = asyncio.ensure_future
 
-_tasks: set[asyncio.Future[Any]] = set()
 
 
 def _has_binary(data: Any) -> bool:

@@ -153,10 +153,11 @@ class FastAsyncManager(socketio.AsyncManager):  # type: ignore[misc]
         sock = engine.sessions.get(eio_sid)
         if sock is None:
             return None
-        packets = _eio_packets(pkt.encode())
-        if len(packets) == 1:
-            sock.send_packet(packets[0])
+        encoded = pkt.encode()
+        if type(encoded) is str:  # the common case (no binary): no lists built
+            sock.send_packet("4" + encoded)
         else:
+            packets = _eio_packets(encoded)
             sock.send_packets(packets, b"".join(map(frame, packets)))
         if sock.transport == "websocket":
             self.direct_deliveries += 1

@@ -22,6 +22,7 @@ from aiohttp import web
 from engineio import packet as eio_packet
 
 from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE, EngineIOServer, EngineIOSocket
+from nestpy.exceptions import BootstrapError
 
 __all__ = ["EngineBridge", "bridge_class"]
 
@@ -38,7 +39,8 @@ _REASONS: Final = {
     "server shutting down": _reason.SERVER_DISCONNECT,
 }
 
-#: python-engineio options that have no effect here (accepted so gateways keep working).
+#: python-engineio options that have no effect here (accepted so gateways keep working;
+#: a truthy ``cookie`` is refused: see ``EngineBridge``).
 IGNORED_OPTIONS: Final = frozenset(
     {"async_handlers", "monitor_clients", "http_compression", "compression_threshold",
      "async_mode", "json", "logger", "cookie"}
@@ -96,6 +98,12 @@ class EngineBridge(EngineIOServer):
         unknown = set(ignored) - IGNORED_OPTIONS
         if unknown:
             raise TypeError(f"unknown Engine.IO server option(s): {sorted(unknown)}")
+        if ignored.get("cookie"):
+            raise BootstrapError(
+                "gateway option cookie= (python-engineio's sticky-session cookie) is not "
+                "supported by nestpy's Engine.IO server; remove it (sticky sessions are the "
+                "load balancer's job)"
+            )
         if isinstance(ping_interval, tuple):
             ping_interval = ping_interval[0]
         super().__init__(
