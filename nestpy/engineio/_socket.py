@@ -105,6 +105,11 @@ class EngineIOSocket:
         self._ping_due = 0.0
 
     @property
+    def buffered(self) -> int:
+        """Packets waiting to go out: for the next poll (or for the deflate writer)."""
+        return len(self._buffer)
+
+    @property
     def compressed(self) -> bool:
         """Whether per-message deflate was negotiated (frames are then built by aiohttp)."""
         return self._ws is not None and bool(self._ws.compress)

@@ -365,6 +365,15 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
                 return self._invalid(eio_sid, f"binary packet announcing {count} attachments")
             flow.binary = pkt
             return None
+        if ptype == sio_packet.EVENT:
+            # The common case, checked inline (one coroutine less per event).
+            args = pkt.data
+            ns = pkt.namespace
+            if (
+                type(args) is list and args and type(args[0]) is str
+                and (ns is None or (type(ns) is str and ns[:1] == "/"))
+            ):
+                return await self._handle_event(eio_sid, ns, pkt.id, args)
         return await self._dispatch_packet(eio_sid, pkt)
 
     async def _dispatch_packet(self, eio_sid: str, pkt: Any) -> None:
@@ -553,6 +562,14 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         DISCONNECT per namespace, then the Engine.IO close: a websocket close frame, or CLOSE
         to a polling client's next poll), waiting up to *timeout* s for the sessions to end."""
         self._draining = True
+        # What was sent before (the drained handlers' acks) reaches the clients first, in
+        # payloads of its own: python-socketio's client handles an ack and a DISCONNECT from
+        # one polling payload in racing tasks, and can lose the ack.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout / 2
+        sessions = self.eio.sessions
+        while any(s.buffered for s in sessions.values()) and loop.time() < deadline:  # noqa: ASYNC110 - polled by clients, no event to wait on
+            await asyncio.sleep(0.01)
         for sock in list(self.nest_sockets.values()):
             await self.send_to(
                 sock._eio_sid,
