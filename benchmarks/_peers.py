@@ -31,6 +31,8 @@ class PeerSpec:
     raw_baseline: str | None = None
     #: command-line flag that puts the server on a Redis manager/adapter (redis scenario)
     redis_flag: str = "--redis"
+    #: extra environment (e.g. PYTHONPATH for an older nestpy checkout)
+    env: tuple[tuple[str, str], ...] = ()
 
     def command(self, port: int, redis_url: str | None = None) -> list[str]:
         """The full command line for a server listening on *port*."""
@@ -97,6 +99,24 @@ PEERS: dict[str, PeerSpec] = {
 }
 
 
+def _before_peers() -> list[PeerSpec]:
+    """``nestpy-before`` / ``nestpy-fast-before``: the nestpy server of another checkout
+    (``NESTPY_BENCH_BEFORE=/path/to/checkout``), for before/after tables in one run."""
+    root = os.environ.get("NESTPY_BENCH_BEFORE")
+    if not root:
+        return []
+    server = str(Path(root) / "benchmarks" / "servers" / "nestpy_server.py")
+    env = (("PYTHONPATH", root),)
+    return [
+        PeerSpec("nestpy-before", "nestpy gateway (before)", (PY, server), "raw", env=env),
+        PeerSpec("nestpy-fast-before", "nestpy gateway +uvloop+orjson (before)",
+                 (PY, server, *_FAST), "raw-fast", env=env),
+    ]
+
+
+PEERS.update((p.name, p) for p in _before_peers())
+
+
 @dataclass(frozen=True, slots=True)
 class ProcSample:
     """CPU and memory of one process at one instant."""
@@ -153,7 +173,9 @@ class ServerProcess:
             stderr=self._log,
             text=True,
             start_new_session=True,  # Ctrl-C on the harness must not kill it mid-run
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "NODE_ENV": "production"},
+            env={
+                **os.environ, "PYTHONUNBUFFERED": "1", "NODE_ENV": "production", **dict(spec.env)
+            },
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
 

@@ -46,8 +46,17 @@ def serve_main(manager_name: str, use_uvloop: bool, use_orjson: bool) -> None:
         uvloop.install()
 
     from nestpy.websockets._fanout import FastAsyncManager
+    from nestpy.websockets._transport import EngineBridge
 
     manager = FastAsyncManager() if manager_name == "fast" else socketio.AsyncManager()
+
+    class NestEngineServer(socketio.AsyncServer):  # type: ignore[misc]
+        """python-socketio on nestpy's Engine.IO server (the fast path's transport)."""
+
+        def _engineio_server_class(self) -> type:
+            return EngineBridge
+
+    server_class = NestEngineServer if manager_name == "fast" else socketio.AsyncServer
     kwargs: dict[str, Any] = {}
     if use_orjson:
         import orjson
@@ -61,7 +70,7 @@ def serve_main(manager_name: str, use_uvloop: bool, use_orjson: bool) -> None:
 
         kwargs["json"] = OrjsonModule
     # Long ping interval: no ping frame may land in the middle of a measured run.
-    sio = socketio.AsyncServer(
+    sio = server_class(
         client_manager=manager, async_mode="aiohttp", ping_interval=300, ping_timeout=60, **kwargs
     )
 

@@ -16,7 +16,7 @@ import signal as _signal
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nestpy import _metadata as md
 from nestpy._di import Container, DynamicModule, Global, Module
@@ -39,11 +39,12 @@ __all__ = ["InternalCoreModule", "NestApplication", "NestFactory", "with_core_mo
 
 _log = Logger("NestApplication")
 
-#: aiohttp's graceful-shutdown wait. python-engineio leaves closed long-polls pending,
-#: so the default 60 s would make close() hang with polling clients connected.
+#: aiohttp's graceful-shutdown wait for requests still open after the clients were
+#: disconnected (every long-poll is answered by then).
 SHUTDOWN_TIMEOUT = 2.0
-#: How long close() lets each Engine.IO session flush its CLOSE packet.
-CLOSE_FLUSH_TIMEOUT = 0.5
+#: How long close() waits for the clients' sessions to end after their server disconnect
+#: (a polling client takes its CLOSE with its next poll).
+CLOSE_FLUSH_TIMEOUT = 1.0
 
 
 @Global()
@@ -354,6 +355,8 @@ class NestApplication(ObservabilityMixin):
             return
         self._signal_loop = loop
         def on_signal(sig: _signal.Signals) -> None:
+            if self._closed:
+                _force_exit(sig)
             task = asyncio.ensure_future(self.close(sig.name))
             self._signal_tasks.add(task)
 
@@ -368,30 +371,43 @@ class NestApplication(ObservabilityMixin):
                 await runner.cleanup()
 
     async def close(self, signal: str | None = None) -> None:
-        """Disconnect clients, stop listening and run the shutdown hooks (idempotent)."""
+        """Shut down gracefully (idempotent), in this order:
+
+        1. stop accepting connections and events, and let in-flight handlers finish (up to
+           each server's ``drain_timeout``; acks of handlers still running then are answered
+           with an error payload, never dropped);
+        2. ``on_module_destroy``, then ``before_application_shutdown`` hooks;
+        3. disconnect every client with a server disconnect (close frame: the client sees
+           ``io server disconnect`` at once), stop listening;
+        4. ``on_application_shutdown`` hooks.
+        """
         if self._closed:
             return
         self._closed = True
-        if self._signal_loop is not None:
-            for sig in (_signal.SIGINT, _signal.SIGTERM):
-                with contextlib.suppress(Exception):
-                    self._signal_loop.remove_signal_handler(sig)
+        servers = self._registry.all_servers() if self._registry is not None else []
+        if servers:
+            await asyncio.gather(*(sio.drain() for sio in servers))
         c = self._container
         await call_hook(hook_order(c, "on_module_destroy"), "on_module_destroy")
         await call_hook(
             hook_order(c, "before_application_shutdown"), "before_application_shutdown", signal
         )
-        if self._registry is not None:
-            for sio in self._registry.all_servers():
-                await _close_engine_sessions(sio)
-                with contextlib.suppress(Exception):
-                    await sio.shutdown()
+        for sio in servers:
+            with contextlib.suppress(Exception):
+                await sio.disconnect_all(timeout=CLOSE_FLUSH_TIMEOUT)
+            with contextlib.suppress(Exception):
+                await sio.shutdown()
         if self._plain is not None:
             await self._plain.close()  # every plain WebSocket closed with 1001
         await self._stop_runners()
         await call_hook(
             hook_order(c, "on_application_shutdown"), "on_application_shutdown", signal
         )
+        # Only now: until here a second SIGINT/SIGTERM forces the exit (see _install_signals).
+        if self._signal_loop is not None:
+            for sig in (_signal.SIGINT, _signal.SIGTERM):
+                with contextlib.suppress(Exception):
+                    self._signal_loop.remove_signal_handler(sig)
 
     # -- conveniences -----------------------------------------------------------------
 
@@ -425,24 +441,10 @@ class NestApplication(ObservabilityMixin):
         return client_mod.SocketClient(self.url_for(namespace), namespace, **options)
 
 
-async def _close_engine_sessions(sio: Any) -> None:
-    """Close every Engine.IO session of *sio*; their namespaces' disconnect handlers run."""
-    eio = sio.eio
-    sessions = list(eio.sockets.items())
-    for eio_sid, session in sessions:
-        # wait=False: python-engineio's close(wait=True) waits for the send queue to drain
-        # and never returns when the connection's writer has already stopped (a client
-        # that disconnected a moment ago).
-        with contextlib.suppress(Exception):
-            await session.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
-        eio.sockets.pop(eio_sid, None)
-    # Let live writers hand the CLOSE packets over before the runners stop (bounded).
-    drains = [asyncio.ensure_future(session.queue.join()) for _sid, session in sessions]
-    if drains:
-        _done, pending = await asyncio.wait(drains, timeout=CLOSE_FLUSH_TIMEOUT)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+def _force_exit(sig: _signal.Signals) -> NoReturn:
+    """A second SIGINT/SIGTERM during the graceful shutdown: exit now (128 + signal)."""
+    _log.warning("second signal during shutdown: exiting now", signal=sig.name)
+    os._exit(128 + int(sig))
 
 
 def _refuse_raw_lifecycle_handlers(servers: Any) -> None:
@@ -545,6 +547,8 @@ class NestFactory:
             received: list[str] = []
 
             def on_signal(sig: _signal.Signals) -> None:
+                if received:
+                    _force_exit(sig)
                 received.append(sig.name)
                 stop.set()
 

@@ -1,43 +1,43 @@
-"""nestpy's python-socketio / python-engineio subclasses.
+"""nestpy's Socket.IO server: python-socketio's ``AsyncServer`` on nestpy's Engine.IO server.
 
-Only this module and ``_binding`` touch python-socketio internals. What is overridden and
-why:
+The transport is ``nestpy.engineio`` (through ``_transport.EngineBridge``); python-socketio
+keeps the rooms, client managers, packet codec and ``emit``/``call``. Dispatch is nestpy's.
 
-* ``_handle_connect``: gateway lookup (exact namespace, then regex), guards and
-  ``handle_connection`` before the CONNECT packet; a refusal is a CONNECT_ERROR carrying the
-  message; emits made while connecting are flushed right after CONNECT (protocol order).
-* ``_handle_event``: one dict lookup to the compiled handler; sync handlers run inline, async
-  ones in a task (NestJS handles a socket's messages concurrently too). python-socketio's own
-  path spawns a task per event and re-inspects the handler each time.
-* ``_handle_eio_connect``: Socket.IO's ``connectTimeout`` (python-socketio has none).
-* the Engine.IO websocket wrapper: per-message deflate is off unless asked for (Node's
-  socket.io default; aiohttp would otherwise accept every client's offer).
+python-socketio private names used, written against python-socketio 5.18.1 (pinned in
+pyproject, checked by ``tests/compat/test_socketio_seams.py``, which names any that changed):
+
+* ``AsyncServer._engineio_server_class()``: returns the Engine.IO server class to build
+  (nestpy's bridge instead of python-engineio's ``AsyncServer``).
+* ``_handle_eio_connect`` / ``_handle_eio_disconnect`` (extended: connect timeout),
+  ``_handle_eio_message`` (replaced: every invalid packet closes that client's connection
+  with one warning line; binary attachments bounded), ``_handle_connect`` (replaced: gateway
+  lookup, guards and ``handle_connection`` before the CONNECT reply; refusals as
+  CONNECT_ERROR), ``_handle_event`` (replaced: one dict lookup to the compiled handler);
+  ``_handle_ack``, ``_handle_disconnect`` and ``_send_packet`` are called as upstream has them;
+  ``environ`` (the per-session environ dict) is read.
+
+Insertion points for other features: ``_connect_step`` (one Socket.IO CONNECT, before the
+gateway's ``accept``) and ``_dispatch_step`` (one event, before its handler runs).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import engineio
 import socketio
-from aiohttp import web
-from engineio import exceptions as eio_exceptions
-from engineio import packet as eio_packet
-from engineio.async_drivers import aiohttp as eio_aiohttp
-from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
+from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._ratelimit import RateLimit, RateLimiter
 from nestpy.websockets._recovery import attach_recovery, pre_connect_as, rejoin
+from nestpy.websockets._transport import EngineBridge, bridge_class
 from nestpy.websockets.socket import Socket
 
 __all__ = ["GatewayRuntime", "NestAsyncServer"]
@@ -53,7 +53,6 @@ if sys.version_info >= (3, 12):
 else:
     _spawn = asyncio.ensure_future
 
-_tasks: set[asyncio.Future[Any]] = set()
 
 
 def _has_binary(data: Any) -> bool:
@@ -155,321 +154,72 @@ def _merge(first: GatewayRuntime, second: GatewayRuntime) -> GatewayRuntime:
     )
 
 
-class _NestWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
-    """The aiohttp websocket wrapper with per-message deflate under our control."""
+class _Flow:
+    """Per Engine.IO session: async handlers in flight, a binary packet awaiting attachments,
+    and whether the client already got an invalid-packet close."""
 
-    async def __call__(self, environ: dict[str, Any]) -> Any:
-        from aiohttp.web import WebSocketResponse
+    __slots__ = ("binary", "in_flight", "waiter")
 
-        request = environ["aiohttp.request"]
-        self._sock = WebSocketResponse(
-            max_msg_size=self.server.max_http_buffer_size,
-            compress=getattr(self.server, "nest_per_message_deflate", False),
-        )
-        await self._sock.prepare(request)
-        self.environ = environ
-        await self.handler(self)
-        return self._sock
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.waiter: asyncio.Future[None] | None = None
+        self.binary: Any = None
 
 
-class _ReadDeadline:
-    """The websocket read timeout of one session, with one timer per session.
-
-    Upstream bounds every single wait for a message by ``ping_interval + ping_timeout``
-    (a task and a ``wait_for`` per message; ``asyncio.timeout`` would still be a timer per
-    message). Here the read loop only stamps ``waiting_since`` when it starts waiting and
-    clears it when a message arrived; one timer re-arms itself to the current wait's deadline
-    and, once a wait has lasted the whole period, cancels the reading task (as ``wait_for``
-    cancels its inner wait). ``absorb`` then undoes that cancellation, so the task carries
-    no stray cancel request into the session's cleanup.
-    """
-
-    __slots__ = ("fired", "handle", "loop", "period", "task", "waiting_since")
-
-    def __init__(self, period: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.task = asyncio.current_task()
-        self.period = period
-        self.waiting_since: float | None = None
-        self.fired = False
-        self.handle: asyncio.TimerHandle | None = self.loop.call_at(
-            self.loop.time() + period, self._check
-        )
-
-    def _check(self) -> None:
-        now = self.loop.time()
-        since = self.waiting_since
-        if since is not None and now + _CLOCK_SLACK >= since + self.period:
-            self.handle = None
-            self.fired = True
-            if self.task is not None:
-                self.task.cancel()
-            return
-        # Not waiting (a message is being handled) or not for long enough: check again when
-        # the current wait would time out at the earliest.
-        when = (since if since is not None else now) + self.period
-        self.handle = self.loop.call_at(when, self._check)
-
-    def absorb(self) -> None:
-        """After a CancelledError in the read: withdraw this deadline's own cancel request."""
-        if self.fired and self.task is not None:
-            self.fired = False
-            uncancel = getattr(self.task, "uncancel", None)  # 3.11+; 3.10 keeps no count
-            if uncancel is not None:
-                uncancel()
-
-    def stop(self) -> None:
-        """Disarm the timer (the read loop is over)."""
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-
-
-# uvloop's clock has a 1 ms resolution: a timer can fire a hair before its deadline.
-_CLOCK_SLACK = 0.002
-
-
-class _NestAsyncSocket(AsyncSocket):  # type: ignore[misc]
-    """python-engineio's ``AsyncSocket`` with a leaner websocket read loop.
-
-    Upstream's loop wraps every received message in a new task plus ``asyncio.wait_for``
-    (to time the read out) and routes it through ``_trigger_event``, which re-inspects the
-    handler each time. Here aiohttp's ``receive()`` is awaited in place and
-    a MESSAGE goes to the server's cached message handler (``NestEngineIOServer``); the read
-    timeout is one timer per session (``_ReadDeadline``), not one per message. The
-    upgrade handshake, the writer task, the read timeout (``ping_interval + ping_timeout``),
-    the size limit, the end-of-stream and close handling, and the errors each step swallows or
-    lets through are upstream's (python-engineio 4.x ``AsyncSocket._websocket_handler``).
-    Sessions of a ``NestEngineIOServer`` get this class when they connect.
-    """
-
-    # Set by python-engineio's BaseSocket.__init__ (untyped upstream).
-    server: Any
-    sid: str
-    queue: asyncio.Queue[Any]
-    connected: bool
-    upgrading: bool
-    upgraded: bool
-
-    async def receive(self, pkt: Any) -> None:
-        """Receive packet *pkt* from the client (upstream's, with MESSAGE dispatched lean)."""
-        if pkt.packet_type != eio_packet.MESSAGE:
-            await super().receive(pkt)
-            return
-        await self._message(pkt.data)
-
-    async def _message(self, data: Any) -> None:
-        """A MESSAGE packet's *data*: logged and dispatched as upstream's ``receive`` does."""
-        server = self.server
-        logger = server.logger
-        if logger.isEnabledFor(logging.INFO):  # upstream logs every packet at INFO
-            logger.info(
-                "%s: Received packet %s data %s",
-                self.sid,
-                "MESSAGE",
-                data if not isinstance(data, bytes) else "<binary>",
-            )
-        await server._trigger_event("message", self.sid, data, run_async=server.async_handlers)
-
-    async def _websocket_handler(self, ws: Any) -> None:
-        """Engine.IO handler for the websocket transport (see the class docstring)."""
-        sock = getattr(ws, "_sock", None)
-        if type(ws).wait is not eio_aiohttp.WebSocket.wait or not isinstance(
-            sock, web.WebSocketResponse
-        ):
-            # A driver with its own wait(): upstream's loop, which calls it.
-            await super()._websocket_handler(ws)
-            return
-        server = self.server
-        max_size = server.max_http_buffer_size
-
-        async def websocket_wait() -> Any:
-            data = await ws.wait()
-            if data and len(data) > max_size:
-                raise ValueError("packet is too large")
-            return data
-
-        if self.connected:
-            # the socket was already connected, so this is an upgrade
-            self.upgrading = True  # hold packet sends during the upgrade
-            try:
-                pkt = await websocket_wait()
-            except OSError:  # pragma: no cover
-                return
-            decoded_pkt = eio_packet.Packet(encoded_packet=pkt)
-            if decoded_pkt.packet_type != eio_packet.PING or decoded_pkt.data != "probe":
-                server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
-                self.upgrading = False
-                return
-            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
-            await self.queue.put(eio_packet.Packet(eio_packet.NOOP))  # end poll
-            try:
-                pkt = await websocket_wait()
-            except OSError:  # pragma: no cover
-                self.upgrading = False
-                return
-            decoded_pkt = eio_packet.Packet(encoded_packet=pkt)
-            if decoded_pkt.packet_type != eio_packet.UPGRADE:
-                self.upgraded = False
-                server.logger.info(
-                    "%s: Failed websocket upgrade, expected UPGRADE packet, "
-                    "received %s instead.",
-                    self.sid,
-                    pkt,
-                )
-                self.upgrading = False
-                return
-            self.upgraded = True
-            self.upgrading = False
-        else:
-            self.connected = True
-            self.upgraded = True
-
-        async def writer() -> None:
-            while True:
-                packets = None
-                try:
-                    packets = await self.poll()
-                except eio_exceptions.QueueEmpty:
-                    break
-                if not packets:
-                    # empty packet list returned -> connection closed
-                    break
-                try:
-                    for pkt in packets:
-                        await ws.send(pkt.encode())
-                except BaseException:  # upstream's bare except: the writer ends
-                    break
-            await ws.close()
-
-        writer_task = asyncio.ensure_future(writer())
-        server.logger.info("%s: Upgrade to websocket successful", self.sid)
-
-        receive = sock.receive
-        deadline = _ReadDeadline(server.ping_interval + server.ping_timeout)
-        loop_time = deadline.loop.time
-        try:
-            while True:
-                try:
-                    deadline.waiting_since = loop_time()
-                    msg = await receive()
-                except asyncio.CancelledError:  # upstream ends the session (no re-raise)
-                    deadline.absorb()
-                    break
-                except BaseException:  # upstream's bare except: errors
-                    break
-                finally:
-                    deadline.waiting_since = None
-                p = msg.data
-                if not isinstance(p, bytes | str):
-                    # close, closing, closed or error: upstream's wait() raises OSError here
-                    break
-                if p and len(p) > max_size:
-                    break  # "packet is too large"
-                if type(p) is str and len(p) > 1 and p[0] == "4" and p[1].isnumeric():
-                    # A MESSAGE carrying a Socket.IO packet (which starts with its type digit):
-                    # upstream's decode keeps the text after "4" as is (it refuses numeric
-                    # JSON), so no Packet object and no caught ValueError per message.
-                    try:
-                        await self._message(p[1:])
-                    except eio_exceptions.SocketIsClosedError:  # pragma: no cover
-                        server.logger.info("Receive error -- socket is closed")
-                        break
-                    except BaseException:  # pragma: no cover (upstream: bare except)
-                        server.logger.exception("Unknown receive error")
-                    continue
-                pkt = eio_packet.Packet(encoded_packet=p)
-                try:
-                    await self.receive(pkt)
-                except eio_exceptions.UnknownPacketError:  # pragma: no cover
-                    pass
-                except eio_exceptions.SocketIsClosedError:  # pragma: no cover
-                    server.logger.info("Receive error -- socket is closed")
-                    break
-                except BaseException:  # pragma: no cover (upstream: bare except)
-                    # if we get an unexpected exception we log the error and exit
-                    # the connection properly
-                    server.logger.exception("Unknown receive error")
-        finally:
-            # Also when a packet fails to decode, which upstream lets propagate from here.
-            deadline.stop()
-        await self.queue.put(None)  # unlock the writer task so it can exit
-        await asyncio.wait_for(writer_task, timeout=None)
-        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
-
-
-class NestEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
-    """Engine.IO server using ``_NestWebSocket`` and ``_NestAsyncSocket`` sessions."""
-
-    def __init__(self, *args: Any, per_message_deflate: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.nest_per_message_deflate = per_message_deflate
-        # engineio picks its websocket class from this per-driver table.
-        self.__dict__["_async"] = {**self.__dict__["_async"], "websocket": _NestWebSocket}
-        self._nest_tasks: set[asyncio.Task[Any]] = set()
-        # The 'message' handler last seen, and whether it is a coroutine function: inspected
-        # once per handler instead of once per message (see _trigger_event).
-        self._nest_message: tuple[Any, bool] = (None, False)
-
-    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "message" and not kwargs.get("run_async"):
-            handler = self.handlers.get("message")
-            cached, is_coro = self._nest_message
-            if handler is not cached:
-                is_coro = inspect.iscoroutinefunction(handler)
-                self._nest_message = (handler, is_coro)
-            if is_coro:
-                # upstream's run_async_handler for this event, without the closure
-                try:
-                    return await handler(*args)
-                except asyncio.CancelledError:
-                    return None
-                except BaseException:  # upstream's bare except: log, carry on
-                    self.logger.exception("message async handler error")
-                    return None
-        elif event == "connect" and args:
-            # Every session of this server gets the lean read loop; upstream creates the
-            # AsyncSocket itself (no factory seam) and registers it before this event.
-            socket = self.sockets.get(args[0])
-            if type(socket) is AsyncSocket:
-                socket.__class__ = _NestAsyncSocket
-        return await super()._trigger_event(event, *args, **kwargs)
-
-    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
-        # Tracked so shutdown() can cancel them: each session's ping task otherwise
-        # sleeps out its ping_interval (25 s) after the server is gone.
-        task = super().start_background_task(target, *args, **kwargs)
-        if isinstance(task, asyncio.Task) and not task.done():
-            self._nest_tasks.add(task)
-            task.add_done_callback(self._nest_tasks.discard)
-        return task
-
-    async def shutdown(self) -> None:
-        """Stop background activity, including the sessions' pending ping tasks."""
-        await super().shutdown()
-        current = asyncio.current_task()
-        pending = [t for t in self._nest_tasks if t is not current and not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+#: Defaults of the Socket.IO-level bounds (gateway options of the same names).
+DEFAULT_MAX_HANDLERS_IN_FLIGHT = 64
+DEFAULT_MAX_ATTACHMENTS = 64
+DEFAULT_NAMESPACE_CACHE_BYTES = 256 * 1024
+DEFAULT_DRAIN_TIMEOUT = 10.0
+#: Seconds between the CONNECT reply and the emits ``handle_connection`` made (see
+#: ``_handle_connect``); only connections whose handler emitted wait it.
+CONNECT_EMIT_GAP = 0.02
+#: The ack payload of a handler cut short by shutdown, or of an event refused while draining.
+SHUTDOWN_ERROR: dict[str, Any] = {"status": "error", "message": "Server shutting down"}
 
 
 class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
-    """``socketio.AsyncServer`` that dispatches straight to compiled gateway handlers."""
+    """``socketio.AsyncServer`` on nestpy's Engine.IO server, dispatching straight to
+    compiled gateway handlers.
+
+    Args:
+        connect_timeout: close an Engine.IO session that joins no namespace in this time.
+        per_message_deflate: accept websocket compression.
+        max_buffer_size: bytes a client may leave unread before it is disconnected.
+        max_handlers_in_flight: async handlers one client may have running; its further
+            messages wait (the server stops reading that client) until one finishes.
+        max_attachments: binary attachments one packet may announce (more: disconnected).
+        namespace_cache_bytes: bytes of namespace names remembered for the regex lookup.
+        drain_timeout: seconds ``drain()`` lets in-flight handlers finish at shutdown.
+        connection_state_recovery: Socket.IO 4.6's recovery options (``_recovery``); None: off.
+        rate_limit: a per-socket event rate limit (``_ratelimit``); None: off.
+        **kwargs: python-socketio / python-engineio server options.
+    """
 
     packet_class: type[Any]  # set by python-socketio's BaseServer.__init__
+    eio: EngineBridge
 
     def __init__(
         self,
         *,
         connect_timeout: float = 45.0,
         per_message_deflate: bool = False,
+        max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+        max_handlers_in_flight: int = DEFAULT_MAX_HANDLERS_IN_FLIGHT,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        namespace_cache_bytes: int = DEFAULT_NAMESPACE_CACHE_BYTES,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         connection_state_recovery: Any = None,
         rate_limit: RateLimit | None = None,
         **kwargs: Any,
     ) -> None:
+        for name, value in (("max_handlers_in_flight", max_handlers_in_flight),
+                            ("max_attachments", max_attachments),
+                            ("max_buffer_size", max_buffer_size)):
+            if not isinstance(value, int) or value < 1:
+                raise BootstrapError(f"gateway option {name} must be a positive int, not {value!r}")
         self._nest_deflate = per_message_deflate
+        self._nest_max_buffer = max_buffer_size
         kwargs.setdefault("async_mode", "aiohttp")
         # Dispatch is ours (see module docstring); python-socketio's task-per-event is off.
         kwargs["async_handlers"] = False
@@ -481,10 +231,19 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self._exact: dict[str, GatewayRuntime] = {}
         self._patterns: list[tuple[re.Pattern[str], GatewayRuntime]] = []
         self._ns_cache: dict[str, GatewayRuntime | None] = {}
+        self._ns_cache_bytes = 0
+        self._ns_cache_limit = namespace_cache_bytes
         self._connect_timeout = connect_timeout
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
+        self._max_in_flight = max_handlers_in_flight
+        self._max_attachments = max_attachments
+        self.drain_timeout = drain_timeout
+        self._flows: dict[str, _Flow] = {}
+        # in-flight async handlers → (socket, ack id) for the shutdown drain
+        self._running: dict[asyncio.Future[Any], tuple[Socket, int | None]] = {}
+        self._draining = False
         self.on("disconnect", self._nest_disconnect, namespace="*")
-        # recovery hook (cluster branch): connection state recovery, when the option is on
+        # Connection state recovery, when the gateway option is on (None otherwise).
         self.nest_recovery = attach_recovery(self.manager, connection_state_recovery)
         # Per-socket event rate limit (gateway option; None = off): see _ratelimit.
         self._nest_limit = RateLimiter(rate_limit, self) if rate_limit is not None else None
@@ -496,13 +255,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         )
 
     def _engineio_server_class(self) -> type:
-        deflate = self._nest_deflate
-
-        class _Eio(NestEngineIOServer):
-            def __init__(self, *a: Any, **kw: Any) -> None:
-                super().__init__(*a, per_message_deflate=deflate, **kw)
-
-        return _Eio
+        return bridge_class(self._nest_deflate, self._nest_max_buffer)
 
     # -- registry ---------------------------------------------------------------------
 
@@ -524,21 +277,29 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             else:
                 self._patterns.append((ns, runtime))
         self._ns_cache.clear()
+        self._ns_cache_bytes = 0
 
     def gateway_for(self, namespace: str) -> GatewayRuntime | None:
         """The gateway serving *namespace*: exact names first, then regexes in order."""
+        rt = self._exact.get(namespace)
+        if rt is not None or not self._patterns:
+            return rt
         try:
             return self._ns_cache[namespace]
         except KeyError:
             pass
-        rt = self._exact.get(namespace)
-        if rt is None:
-            for pattern, candidate in self._patterns:
-                if pattern.fullmatch(namespace):
-                    rt = candidate
-                    break
-        if len(self._ns_cache) < 10_000:  # bounded: namespaces are client-chosen strings
+        for pattern, candidate in self._patterns:
+            if pattern.fullmatch(namespace):
+                rt = candidate
+                break
+        # Bounded by bytes: namespace names are client-chosen strings of any length.
+        size = len(namespace)
+        if self._ns_cache_bytes + size > self._ns_cache_limit:
+            self._ns_cache.clear()
+            self._ns_cache_bytes = 0
+        if size <= self._ns_cache_limit:
             self._ns_cache[namespace] = rt
+            self._ns_cache_bytes += size
         return rt
 
     def active_namespaces(self, spec: tuple[str, ...] | re.Pattern[str]) -> tuple[str, ...]:
@@ -551,6 +312,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         await super()._handle_eio_connect(eio_sid, environ)
+        self._flows[eio_sid] = _Flow()
         if self._connect_timeout and self._connect_timeout > 0:
             loop = asyncio.get_running_loop()
             self._connect_timers[eio_sid] = loop.call_later(
@@ -563,56 +325,121 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             if self.manager.sid_from_eio_sid(eio_sid, ns) is not None:
                 return
         # Socket.IO's connectTimeout: an Engine.IO session that joined no namespace.
-        task = asyncio.ensure_future(self.close_session(eio_sid))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+        sock = self.eio.sessions.get(eio_sid)
+        if sock is not None:
+            sock.close()
 
     async def close_session(self, eio_sid: str) -> None:
-        """Close Engine.IO session *eio_sid* (every namespace on it) from the server side.
-
-        python-engineio's ``disconnect(sid)`` waits for the session's send queue to drain;
-        when the client goes away at the same moment, the writer that drains it is gone and
-        that wait never ends (``disconnect(close=True)`` hung). Here the CLOSE packet is
-        queued for a live writer (or a pending long-poll) and nothing waits for it.
-        """
-        eio_socket = self.eio.sockets.get(eio_sid)
-        if eio_socket is None:
-            return
-        await eio_socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
-        if eio_socket.upgraded:
-            # After the CLOSE packet, end the writer: it then closes the websocket itself
-            # (as Node's engine.io does). python-engineio would leave it open until the
-            # client closes it, or for ping_interval + ping_timeout if the client never does.
-            eio_socket.queue.put_nowait(None)
-        self.eio.sockets.pop(eio_sid, None)
+        """Close Engine.IO session *eio_sid* (every namespace on it) from the server side:
+        what was sent before goes out first, then the websocket's close frame (or CLOSE to
+        a polling client)."""
+        sock = self.eio.sessions.get(eio_sid)
+        if sock is not None:
+            sock.close()
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
+        flow = self._flows.pop(eio_sid, None)
+        if flow is not None and flow.waiter is not None and not flow.waiter.done():
+            flow.waiter.set_result(None)
         recovery = self.nest_recovery
-        if recovery is not None:  # recovery hook (cluster branch): a session-level close
-            recovery.engine_closing.add(eio_sid)
+        if recovery is None:
+            await super()._handle_eio_disconnect(eio_sid, reason)
+            return
+        # A session-level close (not a namespace DISCONNECT): recoverable, as in Node.
+        recovery.engine_closing.add(eio_sid)
         try:
             await super()._handle_eio_disconnect(eio_sid, reason)
         finally:
-            if recovery is not None:
-                recovery.engine_closing.discard(eio_sid)
-        if reason == self.eio.reason.CLIENT_DISCONNECT:
-            eio_socket = self.eio.sockets.get(eio_sid)
+            recovery.engine_closing.discard(eio_sid)
+
+    def _invalid(self, eio_sid: str, what: str) -> None:
+        """An invalid packet: one (rate-limited) warning, and the client's connection closes."""
+        sock = self.eio.sessions.get(eio_sid)
+        if sock is not None and not sock.closed:
+            self.eio.warn_invalid(sock, what)
+            sock.close("parse error")
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        flow = self._flows.get(eio_sid)
+        if flow is None:
+            return
+        binary = flow.binary
+        if binary is not None:
+            if type(data) is str:
+                return self._invalid(eio_sid, "text packet while binary attachments are due")
+            try:
+                complete = binary.add_attachment(data)
+            except Exception:  # placeholders that do not match the attachments
+                return self._invalid(eio_sid, "binary attachments do not match the packet")
+            if not complete:
+                return None
+            flow.binary = None
+            return await self._dispatch_packet(eio_sid, binary)
+        if type(data) is not str:
+            return self._invalid(eio_sid, "unexpected binary message")
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except Exception:  # the codec's errors: ValueError, JSON errors, IndexError
+            return self._invalid(eio_sid, "undecodable Socket.IO packet")
+        ptype = pkt.packet_type
+        if ptype == sio_packet.BINARY_EVENT or ptype == sio_packet.BINARY_ACK:
+            count = pkt.attachment_count
+            if not 0 < count <= self._max_attachments:
+                return self._invalid(eio_sid, f"binary packet announcing {count} attachments")
+            flow.binary = pkt
+            return None
+        if ptype == sio_packet.EVENT:
+            # The common case, checked inline (one coroutine less per event).
+            args = pkt.data
+            ns = pkt.namespace
             if (
-                eio_socket is not None
-                and not eio_socket.upgraded
-                and getattr(eio_socket.queue, "_getters", None)  # a long-poll GET waits
+                type(args) is list and args and type(args[0]) is str
+                and (ns is None or (type(ns) is str and ns[:1] == "/"))
             ):
-                # python-engineio answers a client's CLOSE without waking the long-poll GET
-                # still pending on that session, so the client's disconnect() waits ~30 s
-                # for it and app.close() waits for the aiohttp shutdown timeout. Node's
-                # engine.io answers the pending poll; so do we (an empty payload). Only
-                # when a GET waits: an unconsumed item would hold queue.join() instead.
-                eio_socket.queue.put_nowait(None)
+                return await self._handle_event(eio_sid, ns, pkt.id, args)
+        return await self._dispatch_packet(eio_sid, pkt)
+
+    async def _dispatch_packet(self, eio_sid: str, pkt: Any) -> None:
+        ptype = pkt.packet_type
+        data = pkt.data
+        ns = pkt.namespace
+        if ns is not None and (type(ns) is not str or ns[:1] != "/"):
+            return self._invalid(eio_sid, "invalid namespace")
+        if ptype == sio_packet.EVENT or ptype == sio_packet.BINARY_EVENT:
+            if type(data) is not list or not data or type(data[0]) is not str:
+                return self._invalid(eio_sid, "event packet without an event name")
+            return await self._handle_event(eio_sid, ns, pkt.id, data)
+        if ptype == sio_packet.ACK or ptype == sio_packet.BINARY_ACK:
+            if type(data) is not list:
+                return self._invalid(eio_sid, "ack packet without an argument list")
+            await self._handle_ack(eio_sid, ns, pkt.id, data)
+            return None
+        if ptype == sio_packet.CONNECT:
+            if data is not None and type(data) is not dict:
+                return self._invalid(eio_sid, "connect packet with a non-object payload")
+            return await self._handle_connect(eio_sid, ns, data)
+        if ptype == sio_packet.DISCONNECT:
+            sid = self.manager.sid_from_eio_sid(eio_sid, ns or "/")
+            if sid is not None and self.manager.is_connected(sid, ns or "/"):
+                await self._handle_disconnect(eio_sid, ns, self.reason.CLIENT_DISCONNECT)
+            return None
+        return self._invalid(eio_sid, f"unexpected Socket.IO packet type {ptype}")
 
     # -- Socket.IO level ----------------------------------------------------------------
+
+    async def _connect_step(self, sock: Socket) -> dict[str, Any] | None:
+        """Runs for every CONNECT before the gateway's guards and ``handle_connection``;
+        a dict refuses the connection with that CONNECT_ERROR payload (insertion point)."""
+        if self._draining:
+            return {"message": "Server shutting down"}
+        return None
+
+    def _dispatch_step(self, sock: Socket, event: str, ack_id: int | None) -> bool:
+        """Runs for every event before its handler; False drops it (insertion point)."""
+        return True
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
         namespace = namespace or "/"
@@ -628,7 +455,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             )
             return
         recovery = self.nest_recovery
-        # recovery hook (cluster branch): a known pid + offset gets its sid, rooms, data back
+        # Connection state recovery: a known pid + offset gets its sid, rooms and data back.
         restored = await recovery.restore(namespace, data) if recovery is not None else None
         sid = pre_connect_as(self.manager, eio_sid, namespace, restored.sid) if restored else None
         if sid is None:
@@ -644,15 +471,22 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             )
             return
         sock = Socket(self, runtime, sid, eio_sid, namespace, self.environ.get(eio_sid, {}), data)
-        if restored is not None:  # recovery hook (cluster branch)
+        if restored is not None:
             rejoin(self.manager, namespace, restored)
             sock.data = restored.data if isinstance(restored.data, dict) else {}
             sock.recovered = True
         try:
-            refusal = await runtime.accept(sock)
+            refusal = await self._connect_step(sock)
+            if refusal is None:
+                refusal = await runtime.accept(sock)
         except Exception:  # accept() turns user errors into refusals; this is a bug guard
             _log.exception("connection handler failed", sid=sid, namespace=namespace)
             refusal = {"message": "Internal server error"}
+        session = self.eio.sessions.get(eio_sid)
+        if session is None or session.closed:
+            # The client left (or sent CLOSE) while its guards ran: register nothing.
+            await self.manager.disconnect(sid, namespace, ignore_queue=True)
+            return
         if refusal is not None:
             await self._send_packet(
                 eio_sid,
@@ -674,12 +508,16 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             timer.cancel()
         sock.connected = True
         self.nest_sockets[sid] = sock
-        if restored is not None:  # recovery hook (cluster branch): missed packets, in order
+        if restored is not None:  # the packets it missed, in order, once
             for args in restored.missed:
                 await self.send_to(
-                    eio_sid,
-                    self.packet_class(sio_packet.EVENT, namespace=namespace, data=args),
+                    eio_sid, self.packet_class(sio_packet.EVENT, namespace=namespace, data=args)
                 )
+        if sock._pending:
+            # The CONNECT reply goes out in a write of its own, a moment before what
+            # handle_connection emitted: a client that handles one message per read (as the
+            # maintainers' suite does) sees CONNECT, then the emits, not both in one read.
+            await asyncio.sleep(CONNECT_EMIT_GAP)
         await sock._flush_pending()
 
     async def _handle_event(
@@ -690,14 +528,20 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         sock = self.nest_sockets.get(sid) if sid is not None else None
         if sock is None:
             return  # not (or no longer) connected to this namespace
+        event = data[0]
+        if self._draining:
+            if id is not None:
+                await self.send_ack(sock, id, [SHUTDOWN_ERROR])
+            return
         if self._nest_limit is not None and (refused := self._nest_limit.check(sock, id)):
             await refused
             return
-        event = data[0]
         handler = sock.gateway.handlers.get(event)
         if handler is None:
             # NestJS ignores events no handler subscribes to; an ack is answered (_binding).
             await sock.gateway.unknown_event(sock, data, id)
+            return
+        if not self._dispatch_step(sock, event, id):
             return
         n = len(data)
         # NestJS's rule: one argument is the body; several are the list of them.
@@ -706,22 +550,84 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         try:
             if handler.inline:
                 await handler.run(sock, body, id)
-            else:
-                task = _spawn(handler.run(sock, body, id))
-                if not task.done():
-                    _tasks.add(task)
-                    task.add_done_callback(_tasks.discard)
+                return
+            flow = self._flows.get(eio_sid)
+            if flow is not None and flow.in_flight >= self._max_in_flight:
+                # Back-pressure: stop reading this client until one of its handlers is done.
+                flow.waiter = asyncio.get_running_loop().create_future()
+                await flow.waiter
+                if eio_sid not in self._flows:
+                    return
+            task = _spawn(handler.run(sock, body, id))
+            if not task.done():
+                self._running[task] = (sock, id)
+                if flow is not None:
+                    flow.in_flight += 1
+                task.add_done_callback(lambda t, f=flow: self._handler_done(t, f))
         finally:
             ws_context.reset(token)
+
+    def _handler_done(self, task: asyncio.Future[Any], flow: _Flow | None) -> None:
+        self._running.pop(task, None)
+        if flow is not None:
+            flow.in_flight -= 1
+            waiter = flow.waiter
+            if waiter is not None and not waiter.done():
+                flow.waiter = None
+                waiter.set_result(None)
 
     async def _nest_disconnect(self, namespace: str, sid: str, reason: Any = None) -> None:
         sock = self.nest_sockets.pop(sid, None)
         if sock is None:
             return
-        if self.nest_recovery is not None:  # recovery hook (cluster branch)
+        if self.nest_recovery is not None:
             self.nest_recovery.persist(sock, reason)
         sock.connected = False
         await sock.gateway.on_disconnect(sock, reason)
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """First step of a graceful shutdown: refuse new connections and events (an event
+        asking for an ack is answered ``SHUTDOWN_ERROR``), let in-flight handlers finish for
+        up to *timeout* seconds (default ``drain_timeout``), then cancel those still running
+        and answer their acks with ``SHUTDOWN_ERROR``: no ack is left unanswered."""
+        self._draining = True
+        self.eio.stop_accepting()
+        timeout = self.drain_timeout if timeout is None else timeout
+        running = [t for t in self._running if not t.done()]
+        if not running:
+            return
+        _done, late = await asyncio.wait(running, timeout=timeout)
+        for task in late:
+            sock, ack_id = self._running.pop(task, (None, None))
+            task.cancel()
+            if sock is not None and ack_id is not None:
+                await self.send_ack(sock, ack_id, [SHUTDOWN_ERROR])
+        if late:
+            await asyncio.wait(late, timeout=1.0)
+
+    async def disconnect_all(self, timeout: float = 2.0) -> None:
+        """Last step of a graceful shutdown: every client gets a server disconnect (Socket.IO
+        DISCONNECT per namespace, then the Engine.IO close: a websocket close frame, or CLOSE
+        to a polling client's next poll), waiting up to *timeout* s for the sessions to end."""
+        self._draining = True
+        # What was sent before (the drained handlers' acks) reaches the clients first, in
+        # payloads of its own: python-socketio's client handles an ack and a DISCONNECT from
+        # one polling payload in racing tasks, and can lose the ack.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout / 2
+        sessions = self.eio.sessions
+        while any(s.buffered for s in sessions.values()) and loop.time() < deadline:  # noqa: ASYNC110 - polled by clients, no event to wait on
+            await asyncio.sleep(0.01)
+        for sock in list(self.nest_sockets.values()):
+            await self.send_to(
+                sock._eio_sid,
+                self.packet_class(sio_packet.DISCONNECT, namespace=sock.namespace),
+            )
+        await self.eio.shutdown(timeout=timeout)
+
+    # -- sending ------------------------------------------------------------------------
 
     async def send_ack(self, sock: Socket, ack_id: int, args: list[Any]) -> None:
         """Acknowledge message *ack_id* of *sock* with *args*."""
@@ -738,8 +644,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         """Send Socket.IO packet *pkt* to Engine.IO session *eio_sid* (one client).
 
         Through the client manager's unicast fast path when it has one (``FastAsyncManager``:
-        encoded and framed once, written directly when the socket's writer is idle, ordered
-        with broadcasts); python-socketio's ``_send_packet`` otherwise.
+        encoded and framed once, written or buffered in the session's order);
+        python-socketio's ``_send_packet`` otherwise.
         """
         unicast = self._nest_unicast
         if unicast is None:

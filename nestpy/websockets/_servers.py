@@ -25,6 +25,8 @@ __all__ = [
 #: nestpy's own server options (not python-socketio's).
 NEST_OPTIONS = frozenset({
     "connect_timeout", "per_message_deflate", "connection_state_recovery", "rate_limit",
+    "max_buffer_size", "max_handlers_in_flight", "max_attachments", "namespace_cache_bytes",
+    "drain_timeout", "upgrade_timeout",
 })
 #: Options nestpy sets itself; a gateway may not override them.
 RESERVED = frozenset({"async_mode", "async_handlers", "namespaces", "cors_allowed_origins"})
@@ -63,7 +65,7 @@ class GatewayOptionError(BootstrapError):
         return head + (
             f"unknown @WebSocketGateway option {self.name!r}{hint} "
             "(options are python-socketio/python-engineio server options in snake_case, "
-            "plus connect_timeout, per_message_deflate and rate_limit)"
+            f"plus nestpy's {', '.join(sorted(NEST_OPTIONS))})"
         )
 
 
