@@ -194,7 +194,7 @@ class Logger:
 
 
 #: python-engineio/python-socketio/aiohttp loggers routed through nestpy's logging.
-_LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "aiohttp")
+_LIBRARY_LOGGERS = ("nestpy.engineio", "engineio.server", "socketio.server", "aiohttp")
 
 _CORS_REFUSAL = " is not an accepted origin."
 _CLIENT_ERROR_SUFFIX = " (further occurrences of this error will be logged with level INFO)"

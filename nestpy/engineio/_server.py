@@ -159,6 +159,7 @@ class EngineIOServer:
         """Answer one Engine.IO HTTP request (aiohttp handler)."""
         cors = self._cors(request)
         if cors is None:
+            self._warn_origin(request)
             return _error(3, "Not an accepted origin.", None)
         if request.method == "OPTIONS":
             return self._preflight(request, cors)
@@ -285,6 +286,24 @@ class EngineIOServer:
     def error(self, code: int, message: str) -> web.Response:
         """An Engine.IO error response (HTTP 400, Node's JSON body)."""
         return _error(code, message, None)
+
+    def _warn_origin(self, request: web.Request) -> None:
+        """One warning per client address per ``WARN_INTERVAL`` for a refused origin, naming
+        the option that allows it (CORS is closed unless configured)."""
+        addr = request.remote or "?"
+        key = "origin " + addr
+        now = asyncio.get_running_loop().time()
+        last = self._warned.get(key)
+        if last is not None and now - last < WARN_INTERVAL:
+            return
+        if len(self._warned) >= _WARN_MEMORY:
+            self._warned.clear()
+        self._warned[key] = now
+        _log.warning(
+            "origin %r from %s is not an accepted origin: allow it with the gateway's cors= "
+            "option (CORS is closed unless configured)",
+            request.headers.get("Origin"), addr,
+        )
 
     def warn_invalid(self, sock: EngineIOSocket, what: str) -> None:
         """Log one warning line for *sock*'s invalid input, at most one per client address

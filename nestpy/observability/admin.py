@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from socketio.async_admin import HOSTNAME, PID, InstrumentedAsyncServer
 
@@ -89,8 +90,8 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
             manager.emit = self._emit
         sio.eio.on("connect", self._handle_eio_connect)
         sio.eio.on("disconnect", self._handle_eio_disconnect)
-        setattr(sio.eio, _MANGLED + "ok", sio.eio._ok)
-        sio.eio._ok = self._eio_http_response
+        # nestpy's engine (nestpy.engineio) has no python-engineio response hook to count
+        # HTTP bytes through; the UI's per-transport counters stay empty.
 
     def uninstrument(self) -> None:
         """Nothing process-wide was patched; the server's own patches end with it."""
@@ -113,7 +114,7 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
                 "uptime": time.time() - start_time,
                 "clientsCount": len(self.sio.eio.sockets),
                 "pollingClientsCount": len(
-                    [s for s in self.sio.eio.sockets.values() if not s.upgraded]
+                    [s for s in self.sio.eio.sockets.values() if s.transport != "websocket"]
                 ),
                 "aggregatedEvents": self.event_buffer.get_and_clear(),
                 "namespaces": [
@@ -124,6 +125,34 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
             while self.admin_queue:
                 event, args = self.admin_queue.pop(0)
                 await self.sio.emit(event, args, namespace=self.admin_namespace)
+
+    def serialize_socket(self, sid: str, namespace: str, eio_sid: str | None = None) -> Any:
+        """python-socketio's socket record, read from nestpy's engine sessions."""
+        if eio_sid is None:
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        session = self.sio.eio.sockets.get(eio_sid)
+        environ = self.sio.environ.get(eio_sid, {})
+        tm = self.sio.manager._timestamps.get(sid, 0)
+        return {
+            "id": sid,
+            "clientId": eio_sid,
+            "transport": "websocket" if session is not None
+            and session.transport == "websocket" else "polling",
+            "nsp": namespace,
+            "data": {},
+            "handshake": {
+                "address": environ.get("REMOTE_ADDR", ""),
+                "headers": {k[5:].lower(): v for k, v in environ.items()
+                            if k.startswith("HTTP_")},
+                "query": {k: v[0] if len(v) == 1 else v
+                          for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()},
+                "secure": environ.get("wsgi.url_scheme", "") == "https",
+                "url": environ.get("PATH_INFO", ""),
+                "issued": tm * 1000,
+                "time": datetime.fromtimestamp(tm, timezone.utc).isoformat() if tm else "",
+            },
+            "rooms": self.sio.manager.get_rooms(sid, namespace),
+        }
 
     async def report_connected(self, sock: Socket) -> None:
         """Tell connected admin UIs about *sock* once its connection is complete."""

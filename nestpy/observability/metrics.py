@@ -283,6 +283,9 @@ def _broker_healthy(manager: Any) -> bool:
     healthy = getattr(manager, "broker_healthy", None)  # an adapter may say it itself
     if isinstance(healthy, bool):
         return healthy
+    health = getattr(manager, "health", None)  # RedisIoAdapter/AmqpIoAdapter's outage link
+    if health is not None and isinstance(getattr(health, "healthy", None), bool):
+        return bool(health.healthy)
     return (
         bool(getattr(manager, "_started", False))
         and not getattr(manager, "_stopped", False)
