@@ -13,18 +13,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from browser_helpers import ARTIFACTS, EXAMPLES, NewPage
 
-ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-EXAMPLES = ROOT / "examples"
 CLIENT_BUNDLE = EXAMPLES / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 CHROMIUM = os.environ.get("NESTPY_CHROMIUM", "/usr/bin/chromium")
 #: The flags the issue asks for: no sandbox (root in CI), nothing that reaches the internet.
@@ -40,9 +37,6 @@ CHROMIUM_ARGS = [
 ]
 #: Generous for a loaded 2-core machine; waits return as soon as the page is right.
 TIMEOUT_MS = 10_000
-
-NewPage = Callable[[str], Awaitable[Any]]
-
 
 def _missing() -> str | None:
     if not Path(CHROMIUM).exists():
@@ -69,11 +63,6 @@ def _ensure_client_bundle() -> None:
     )
     if done.returncode != 0 or not CLIENT_BUNDLE.is_file():
         pytest.fail(f"examples/setup.sh failed:\n{done.stdout}\n{done.stderr}")
-
-
-#: Browser tests share one Chromium per module, so they run in the module's event loop:
-#: each test module sets ``pytestmark = [..., LOOP]``.
-LOOP = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -118,9 +107,3 @@ async def new_page(browser: Any, request: pytest.FixtureRequest) -> AsyncIterato
     for page in pages:
         await page.context.close()
     assert errors == [], f"JavaScript errors in the page: {errors}"
-
-
-def keep_screenshot(page_png: Path, example: str) -> None:
-    """Copy *page_png* over ``examples/<example>/screenshot.png`` when asked to."""
-    if os.environ.get("NESTPY_UPDATE_SCREENSHOTS") == "1":
-        shutil.copyfile(page_png, EXAMPLES / example / "screenshot.png")

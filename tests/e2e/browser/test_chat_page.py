@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from conftest import ARTIFACTS, EXAMPLES, LOOP, NewPage, keep_screenshot
+from browser_helpers import ARTIFACTS, EXAMPLES, LOOP, NewPage, keep_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, LOOP]
 

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 import pytest_asyncio
-from conftest import ARTIFACTS, EXAMPLES, LOOP, NewPage, keep_screenshot
+from browser_helpers import ARTIFACTS, EXAMPLES, LOOP, NewPage, keep_screenshot
 
 from nestpy import NestApplication
 
