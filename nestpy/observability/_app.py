@@ -51,8 +51,8 @@ class ObservabilityMixin:
         buckets: Iterable[float] | None = None,
     ) -> Self:
         """Count connections, messages, latency, errors and ack timeouts per namespace and
-        event, and serve them in Prometheus's text format at *path* on every port the
-        application listens on.
+        event (a plain WebSocket gateway's path is its namespace label), and serve them in
+        Prometheus's text format at *path* on every port the application listens on.
 
         Args:
             path: the HTTP path of the exposition.
@@ -79,11 +79,14 @@ class ObservabilityMixin:
         self.metrics = metrics
 
         def apply(app: Any) -> None:
+            from nestpy.observability._plain import plain_hosts
             from nestpy.observability.http import add_metrics_route
 
             registry_: ServerRegistry = app._registry
             for sio in registry_.all_servers():
                 metrics.instrument(sio)
+            for host in plain_hosts(app):
+                metrics.instrument_plain(host)
             apps = [app.http_app, *(e.app for p, e in registry_.ports.items() if p is not None)]
             for web_app in apps:
                 add_metrics_route(web_app, path, reg)
@@ -92,7 +95,8 @@ class ObservabilityMixin:
         return self
 
     def enable_tracing(self, tracer_provider: Any = None) -> Self:
-        """Open an OpenTelemetry span per handled message, connection and disconnection.
+        """Open an OpenTelemetry span per handled message, connection and disconnection
+        (Socket.IO and plain WebSocket gateways).
 
         Args:
             tracer_provider: the provider to take the tracer from (default: the global one
@@ -108,13 +112,16 @@ class ObservabilityMixin:
         from opentelemetry import trace
 
         from nestpy.__about__ import __version__
-        from nestpy.observability.tracing import instrument_tracing
+        from nestpy.observability._plain import plain_hosts
+        from nestpy.observability.tracing import instrument_plain_tracing, instrument_tracing
 
         tracer = trace.get_tracer("nestpy", __version__, tracer_provider=tracer_provider)
 
         def apply(app: Any) -> None:
             for sio in app._registry.all_servers():
                 instrument_tracing(sio, tracer)
+            for host in plain_hosts(app):
+                instrument_plain_tracing(host, tracer)
 
         self._observe(apply)
         return self

@@ -39,9 +39,13 @@ from nestpy.observability._hooks import (
     wrap_emits,
     wrap_runtime,
 )
+from nestpy.observability._plain import Admit, PlainRun, wrap_host
+from nestpy.observability._plain import Disconnect as PlainDisconnect
 from nestpy.websockets._engine import Handler, NestAsyncServer
 
 if TYPE_CHECKING:
+    from nestpy.websockets._ws.client import WsClient
+    from nestpy.websockets._ws.host import WsHost
     from nestpy.websockets.socket import Socket
 
 __all__ = ["DEFAULT_BUCKETS", "MAX_SENT_SERIES", "GatewayMetrics"]
@@ -91,6 +95,7 @@ class GatewayMetrics:
         self.other_errors: dict[tuple[str, str], int] = {}
         self.ack_timeouts: dict[tuple[str, str], int] = {}
         self.servers: list[NestAsyncServer] = []
+        self.hosts: list[WsHost] = []
         registry.register(_Collector(self))
 
     def _stats(self, ns: str, event: str) -> _HandlerStats:
@@ -102,28 +107,10 @@ class GatewayMetrics:
     def instrument(self, sio: NestAsyncServer) -> None:
         """Wrap *sio*'s compiled handlers, connection hooks and send methods (bootstrap)."""
         self.servers.append(sio)
-        bounds = self.bounds
-        perf = time.perf_counter
         connections, disconnections = self.connections, self.disconnections
 
         def handler(ns: str, event: str, h: Handler) -> Run:
-            run = h.run
-            stats = self._stats(ns, event)
-            buckets = stats.buckets
-
-            async def measured(sock: Socket, body: Any, ack_id: int | None) -> None:
-                start = perf()
-                try:
-                    await run(sock, body, ack_id)
-                finally:
-                    elapsed = perf() - start
-                    stats.count += 1
-                    stats.total += elapsed
-                    buckets[bisect_left(bounds, elapsed)] += 1
-                    if ack_id is not None:
-                        stats.acks += 1  # nestpy always answers an ack (errors included)
-
-            return measured
+            return self._measured(ns, event, h, None)
 
         def accept(ns: str, original: Accept) -> Accept:
             ok, refused = (ns, "accepted"), (ns, "refused")
@@ -168,12 +155,7 @@ class GatewayMetrics:
             if event == "exception":
                 ctx = ws_context.get()  # (sid, namespace, event) of the message handled
                 if ctx is not None:
-                    err = (label(ctx[1]), ctx[2])
-                    stats = self.handlers.get(err)
-                    if stats is not None:
-                        stats.errors += 1
-                    else:
-                        self.other_errors[err] = self.other_errors.get(err, 0) + 1
+                    self._count_error(label(ctx[1]), ctx[2])
 
         wrap_emits(sio, on_send)
 
@@ -182,6 +164,90 @@ class GatewayMetrics:
             self.ack_timeouts[key] = self.ack_timeouts.get(key, 0) + 1
 
         sio.nest_on_ack_timeout = on_ack_timeout  # read by Socket.emit_with_ack
+
+
+    def _measured(self, ns: str, event: str, h: Handler, no_reply: Any) -> PlainRun:
+        """*h*'s run, timed and counted; a reply key other than *no_reply* is an ack
+        (nestpy always answers one, errors included)."""
+        run = h.run
+        stats = self._stats(ns, event)
+        buckets = stats.buckets
+        bounds = self.bounds
+        perf = time.perf_counter
+
+        async def measured(sock: Any, body: Any, reply: Any) -> None:
+            start = perf()
+            try:
+                await run(sock, body, reply)
+            finally:
+                elapsed = perf() - start
+                stats.count += 1
+                stats.total += elapsed
+                buckets[bisect_left(bounds, elapsed)] += 1
+                if reply is not no_reply:
+                    stats.acks += 1
+
+        return measured
+
+    def _count_error(self, label: str, event: str) -> None:
+        stats = self.handlers.get((label, event))
+        if stats is not None:
+            stats.errors += 1
+        else:
+            self.other_errors[(label, event)] = self.other_errors.get((label, event), 0) + 1
+
+    def instrument_plain(self, host: WsHost) -> None:
+        """Wrap a plain WebSocket endpoint's handlers, connection hooks and sends
+        (bootstrap); its series carry the path as the namespace label."""
+        from nestpy.websockets._ws.host import NO_ID
+
+        self.hosts.append(host)
+        label = host.path
+        connections, disconnections, sent = self.connections, self.disconnections, self.sent
+        ok, refused = (label, "accepted"), (label, "refused")
+        connections.setdefault(ok, 0)
+        connections.setdefault(refused, 0)
+
+        def handler(ns: str, event: str, h: Handler) -> PlainRun:
+            return self._measured(ns, event, h, NO_ID)
+
+        def admit(ns: str, original: Admit) -> Admit:
+            async def counted(client: WsClient) -> str | None:
+                refusal = await original(client)
+                connections[ok if refusal is None else refused] += 1
+                return refusal
+
+            return counted
+
+        def disconnect(ns: str, original: PlainDisconnect) -> PlainDisconnect:
+            async def counted(client: Any, reason: str | None) -> None:
+                key = (ns, str(reason or "unknown"))
+                disconnections[key] = disconnections.get(key, 0) + 1
+                await original(client, reason)
+
+            return counted
+
+        cells: dict[tuple[str, str], list[int]] = {}
+
+        def on_send(event: str, kind: str) -> None:
+            cell = cells.get((event, kind))
+            if cell is None:
+                name = event if len(sent) < MAX_SENT_SERIES else "_other"
+                cell = sent.setdefault((label, name, kind), [0])
+                if len(cells) < MAX_SENT_SERIES:  # the lookup cache is bounded too
+                    cells[(event, kind)] = cell
+            cell[0] += 1
+
+        exceptions = sent.setdefault((label, "exception", "emit"), [0])
+
+        def on_error() -> None:
+            exceptions[0] += 1
+            ctx = ws_context.get()  # (client id, path, event) of the message handled
+            if ctx is not None:
+                self._count_error(label, ctx[2])
+
+        wrap_host(host, handler=handler, admit=admit, disconnect=disconnect, send=on_send,
+                  error=on_error)
 
 
 class _Collector(Collector):
@@ -224,7 +290,7 @@ class _Collector(Collector):
             cumulative = list(accumulate(s.buckets))
             hist.add_metric([ns, event], list(zip(les, cumulative, strict=True)), s.total)
         yield hist
-        yield from _live(m.servers)
+        yield from _live(m.servers, m.hosts)
 
 
 def _le(bound: float) -> str:
@@ -240,7 +306,7 @@ def _counter(
     return family
 
 
-def _live(servers: list[NestAsyncServer]) -> Iterator[Metric]:
+def _live(servers: list[NestAsyncServer], hosts: list[WsHost]) -> Iterator[Metric]:
     """Connected sockets per namespace and broker health, read now."""
     sockets = GaugeMetricFamily(
         "nestpy_connected_sockets", "Sockets connected to a namespace now.",
@@ -253,6 +319,8 @@ def _live(servers: list[NestAsyncServer]) -> Iterator[Metric]:
         for sock in list(sio.nest_sockets.values()):
             ns = namespace_label(sock.gateway)
             counts[ns] = counts.get(ns, 0) + 1
+    for host in hosts:
+        counts[host.path] = counts.get(host.path, 0) + len(host.clients)
     for ns, n in sorted(counts.items()):
         sockets.add_metric([ns], n)
     yield sockets

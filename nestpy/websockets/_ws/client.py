@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from nestpy.logger import Logger
-from nestpy.websockets._ws.frames import encode
 
 if TYPE_CHECKING:
     from nestpy.websockets._ws.host import WsHost
@@ -111,7 +110,7 @@ class WsClient:
 
     async def send(self, event: str, data: Any = None) -> None:
         """Send ``{"event": event, "data": data}`` as JSON text."""
-        await self.write(encode({"event": event, "data": data}))
+        await self._host.send_event(self, event, data)
 
     #: Socket.IO's name, so code written against ``Socket.emit`` works on both transports.
     emit = send

@@ -105,8 +105,19 @@ class WsHost:
         """Serve *runtime*'s handlers here (several gateways on one path are merged)."""
         first = self._runtime
         self._runtime = runtime if first is None else _merge(first, runtime)
-        self._handlers = {
-            event: (cast(Run, h.run), h.inline) for event, h in self._runtime.handlers.items()
+        self.refresh_handlers()
+
+    @property
+    def runtime(self) -> GatewayRuntime | None:
+        """The (merged) gateway runtime served here, None before any gateway is added."""
+        return self._runtime
+
+    def refresh_handlers(self) -> None:
+        """Rebuild the dispatch table from the runtime's compiled handlers (after they
+        are added, or replaced at bootstrap by observability's wrappers)."""
+        runtime = self._runtime
+        self._handlers = {} if runtime is None else {
+            event: (cast(Run, h.run), h.inline) for event, h in runtime.handlers.items()
         }
 
     async def send_ack(self, client: WsClient, key: Any, args: list[Any]) -> None:
@@ -144,7 +155,16 @@ class WsHost:
         except TypeError as exc:
             await self._encode_failed(client, key, exc)
             return
+        await self.write_error(client, frame)
+
+    async def write_error(self, client: WsClient, frame: bytes) -> None:
+        """Write an encoded ``exception`` frame to *client* (every error reply passes
+        here, so that observability can count it by shadowing this method once)."""
         await client.write(frame)
+
+    async def send_event(self, client: WsClient, event: str, data: Any) -> None:
+        """``client.send(event, data)``: ``{"event", "data"}`` to one client."""
+        await client.write(encode({"event": event, "data": data}))
 
     async def _encode_failed(self, client: WsClient, key: Any, exc: TypeError) -> None:
         _log.error("cannot encode a reply", sid=client.id, error=str(exc))
@@ -152,9 +172,16 @@ class WsHost:
         frame = {"event": "exception", "data": data}
         if key is not NO_ID:
             frame["id"] = key[1]
-        await client.write(encode(frame))
+        await self.write_error(client, encode(frame))
 
     # -- broadcasting --------------------------------------------------------------------
+
+    async def broadcast_event(
+        self, event: str, data: Any, rooms: tuple[str, ...] | None, exclude: Iterable[str]
+    ) -> None:
+        """``server.broadcast`` / ``server.to(...).broadcast``: one ``{"event", "data"}``
+        frame to the targeted clients, in every process."""
+        await self.broadcast_frame(encode({"event": event, "data": data}), rooms, exclude)
 
     async def broadcast_frame(
         self, frame: bytes, rooms: tuple[str, ...] | None, exclude: Iterable[str]
@@ -334,7 +361,7 @@ class WsHost:
                                  "data": {"status": "error", "message": str(exc)}}
         if exc.request_id is not None:
             frame["id"] = exc.request_id
-        await client.write(encode(frame))
+        await self.write_error(client, encode(frame))
 
     async def _unknown(self, client: WsClient, event: str, rid: Any) -> None:
         # NestJS ignores unknown events; a client waiting on an id still gets an answer.

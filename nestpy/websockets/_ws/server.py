@@ -6,8 +6,6 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from nestpy.websockets._ws.frames import encode
-
 if TYPE_CHECKING:
     from nestpy.websockets._ws.client import WsClient
     from nestpy.websockets._ws.host import WsHost
@@ -79,9 +77,7 @@ class WsBroadcastOperator:
 
     async def broadcast(self, event: str, data: Any = None) -> None:
         """Send ``{"event", "data"}`` to the targeted clients, in every process."""
-        await self._host.broadcast_frame(
-            encode({"event": event, "data": data}), self._rooms or None, self._except
-        )
+        await self._host.broadcast_event(event, data, self._rooms or None, self._except)
 
     async def broadcast_raw(self, frame: str) -> None:
         """Send text *frame* as is to the targeted clients, in every process."""
@@ -117,7 +113,7 @@ class WsServer:
 
     async def broadcast(self, event: str, data: Any = None) -> None:
         """Send ``{"event", "data"}`` to every client, in every process."""
-        await self._host.broadcast_frame(encode({"event": event, "data": data}), None, ())
+        await self._host.broadcast_event(event, data, None, ())
 
     def to(self, *rooms: str) -> WsBroadcastOperator:
         """Target the clients in *rooms* (a client's id is also a room of its own)."""
