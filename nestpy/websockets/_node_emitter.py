@@ -15,6 +15,7 @@ import asyncio
 import json
 from typing import Any
 
+from nestpy._pipeline.encoding import json_default
 from nestpy.websockets import _node_wire as wire
 from nestpy.websockets._cluster import BrokerUnavailableError, redact_url
 
@@ -74,7 +75,8 @@ class NodeEmitterBackend:
 
     async def request(self, ns: str, body: dict[str, Any]) -> None:
         """Publish a request (join / leave / disconnect / server-side emit) as JSON."""
-        payload = json.dumps({"uid": EMITTER_UID, **body}, separators=(",", ":")).encode()
+        payload = json.dumps({"uid": EMITTER_UID, **body}, separators=(",", ":"),
+                             default=json_default).encode()
         await self._publish(f"{self.key}-request#{ns}#", payload)
 
     async def close(self) -> None:

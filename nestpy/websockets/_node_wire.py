@@ -21,6 +21,8 @@ import json as _stdjson
 from collections.abc import Callable
 from typing import Any, Final
 
+from nestpy._pipeline.encoding import json_default
+
 try:  # optional dependency (the ``node-cluster`` extra)
     import msgpack
 
@@ -83,17 +85,18 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 
 def _default(obj: Any) -> Any:
-    """What MessagePack cannot carry natively becomes what JSON would make of it."""
-    dump = getattr(obj, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    if isinstance(obj, tuple | set | frozenset):
-        return list(obj)
+    """What MessagePack cannot carry natively becomes what nestpy's one wire encoder makes
+    of it (models, dataclasses, datetimes, UUIDs, Enums, sets...).
+
+    Raises:
+        TypeError: nothing converts *obj* (the message names its type).
+    """
     if isinstance(obj, bytearray | memoryview):
         return bytes(obj)
-    if isinstance(obj, _dt.datetime | _dt.date):
-        return obj.isoformat()
-    raise TypeError(f"cannot send {type(obj).__name__} to the cluster (not JSON/MessagePack)")
+    try:
+        return json_default(obj)
+    except TypeError as exc:
+        raise TypeError(f"cannot send {type(obj).__name__} to the cluster: {exc}") from None
 
 
 def encode(message: Any) -> bytes:

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from socketio.packet import Packet
-
+from nestpy._pipeline.encoding import to_wire_args
+from nestpy._speed import default_json
 from nestpy.websockets._cluster import (
     REQUEST,
     AmqpPublisher,
@@ -103,7 +103,9 @@ class Emitter:
             fix="Start the broker, or pass Emitter(url=...) the address the nodes use.",
         )
         self._connected = False
-        self._json: Any = Packet.json
+        # nestpy's codec (nested models, datetimes... through json_default), whatever
+        # python-socketio's Packet.json is in this process (no server here set it).
+        self._json: Any = default_json()
         self._outage_buffer = outage_buffer
         self._link = publisher_link(
             self._publisher, connect_timeout=connect_timeout, buffer_size=outage_buffer
@@ -153,7 +155,7 @@ class Emitter:
 
             raise AdapterError("server_side_emit needs Emitter(protocol='socket.io')")
         ns = namespace if namespace.startswith("/") else "/" + namespace
-        await self._node.request(ns, {"type": 6, "data": [event, *args]})
+        await self._node.request(ns, {"type": 6, "data": [event, *to_wire_args(args)]})
 
     async def close(self) -> None:
         """Close the broker connection (idempotent; the next emit reopens it)."""
@@ -220,14 +222,21 @@ class EmitterOperator:
     async def emit(self, event: str, *args: Any) -> None:
         """Emit *event* with *args* to the selected sockets on every node.
 
+        *args* go through nestpy's one wire encoder, as for ``Server.emit``: pydantic
+        models, dataclasses, datetimes, UUIDs, Enums (nested too) arrive as JSON values.
+
         Raises:
             BrokerUnavailableError: the broker cannot be reached.
         """
+        # The one wire encoder (as Server.emit): models, dataclasses, datetimes... at the top
+        # level here; nested ones by the codec's default hook (JSON) or MessagePack's.
+        wire = tuple(to_wire_args(args))
         node = self._emitter._node
         if node is not None:
-            await node.emit(self._namespace, self._rooms, self._except, event, args)
+            await node.emit(self._namespace, self._rooms, self._except, event, wire)
             return
-        data: Any = args[0] if len(args) == 1 else (args if args else None)
+        # python-socketio's rule: a tuple is several arguments, anything else one.
+        data: Any = wire[0] if len(wire) == 1 else (wire if wire else None)
         room: str | list[str] | None = (
             list(self._rooms) if len(self._rooms) > 1 else (self._rooms[0] if self._rooms else None)
         )
