@@ -24,8 +24,9 @@ Admit = Callable[["WsClient"], Awaitable["str | None"]]
 Disconnect = Callable[[Any, "str | None"], Awaitable[None]]
 #: ``observe(event, kind)`` for each event sent: kind ``"emit"`` or ``"broadcast"``.
 ObserveSend = Callable[[str, str], None]
-#: ``observe()`` for each ``exception`` frame sent (inside the failing handler's context).
-ObserveError = Callable[[], None]
+#: ``observe(reply)`` for each ``exception`` frame sent (inside the failing handler's
+#: context); *reply*: it answers a request, which the handler wrapper counts as an ack.
+ObserveError = Callable[[bool], None]
 
 
 def plain_hosts(app: Any) -> list[WsHost]:
@@ -61,9 +62,9 @@ def wrap_host(
     if error is not None:
         write_error = host.write_error
 
-        async def observed_error(client: WsClient, frame: bytes) -> None:
-            error()
-            await write_error(client, frame)
+        async def observed_error(client: WsClient, frame: bytes, reply: bool = False) -> None:
+            error(reply)
+            await write_error(client, frame, reply)
 
         host.write_error = observed_error  # type: ignore[method-assign]
 

@@ -240,8 +240,9 @@ class GatewayMetrics:
 
         exceptions = sent.setdefault((label, "exception", "emit"), [0])
 
-        def on_error() -> None:
-            exceptions[0] += 1
+        def on_error(reply: bool) -> None:
+            if not reply:  # a reply to a request is counted as its ack
+                exceptions[0] += 1
             ctx = ws_context.get()  # (client id, path, event) of the message handled
             if ctx is not None:
                 self._count_error(label, ctx[2])

@@ -160,7 +160,7 @@ def instrument_plain_tracing(host: WsHost, tracer: Tracer) -> None:
 
         return traced
 
-    def on_error() -> None:  # the handler failed; its span is the current one
+    def on_error(reply: bool) -> None:  # the handler failed; its span is the current one
         trace.get_current_span().set_status(
             Status(StatusCode.ERROR, "the handler failed (exception sent)")
         )

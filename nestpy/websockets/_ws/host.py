@@ -155,11 +155,12 @@ class WsHost:
         except TypeError as exc:
             await self._encode_failed(client, key, exc)
             return
-        await self.write_error(client, frame)
+        await self.write_error(client, frame, key is not NO_ID)
 
-    async def write_error(self, client: WsClient, frame: bytes) -> None:
-        """Write an encoded ``exception`` frame to *client* (every error reply passes
-        here, so that observability can count it by shadowing this method once)."""
+    async def write_error(self, client: WsClient, frame: bytes, reply: bool = False) -> None:
+        """Write an encoded ``exception`` frame to *client*; *reply*: it answers a
+        handler's request (a frame with an id). Every error frame passes here, so that
+        observability can count it by shadowing this method once."""
         await client.write(frame)
 
     async def send_event(self, client: WsClient, event: str, data: Any) -> None:
@@ -172,7 +173,7 @@ class WsHost:
         frame = {"event": "exception", "data": data}
         if key is not NO_ID:
             frame["id"] = key[1]
-        await self.write_error(client, encode(frame))
+        await self.write_error(client, encode(frame), key is not NO_ID)
 
     # -- broadcasting --------------------------------------------------------------------
 

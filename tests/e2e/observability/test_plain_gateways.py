@@ -105,6 +105,8 @@ async def test_plain_gateway_metrics_after_real_traffic() -> None:
             assert await call(a, "shout", "hey") == {"event": "shouted", "data": "hey"}
             assert (await b.receive_json(timeout=10)) == {"event": "shouted", "data": "hey"}
             assert await call(a, "poke") == {"event": "poked", "data": 1}
+            unknown = await call(a, "nope", rid=9)  # no handler: answered, not dispatched
+            assert unknown["event"] == "exception" and unknown["id"] == 9
             # refused by the middleware: counted as a refused connection
             nameless = await http.ws_connect(ws_url)
             closed = await nameless.receive(timeout=10)
@@ -128,6 +130,8 @@ async def test_plain_gateway_metrics_after_real_traffic() -> None:
                          event="shouted", kind="broadcast") == 1
             assert value(samples, "nestpy_messages_sent_total", namespace="/live",
                          event="poked", kind="emit") == 1
+            # `fail` (no id) and `nope` (unknown) got exception frames; `note`'s error
+            # reply is its ack
             assert value(samples, "nestpy_messages_sent_total", namespace="/live",
                          event="exception", kind="emit") == 2
             errors = {e: value(samples, "nestpy_handler_errors_total", namespace="/live",
