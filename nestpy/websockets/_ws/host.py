@@ -163,9 +163,10 @@ class WsHost:
         observability can count it by shadowing this method once."""
         await client.write(frame)
 
-    async def send_event(self, client: WsClient, event: str, data: Any) -> None:
-        """``client.send(event, data)``: ``{"event", "data"}`` to one client."""
-        await client.write(encode({"event": event, "data": data}))
+    def send_event(self, client: WsClient, event: str, data: Any) -> Awaitable[None]:
+        """``client.send(event, data)``: ``{"event", "data"}`` to one client (returns the
+        write's awaitable: no coroutine of its own per send)."""
+        return client.write(encode({"event": event, "data": data}))
 
     async def _encode_failed(self, client: WsClient, key: Any, exc: TypeError) -> None:
         _log.error("cannot encode a reply", sid=client.id, error=str(exc))
@@ -177,12 +178,13 @@ class WsHost:
 
     # -- broadcasting --------------------------------------------------------------------
 
-    async def broadcast_event(
+    def broadcast_event(
         self, event: str, data: Any, rooms: tuple[str, ...] | None, exclude: Iterable[str]
-    ) -> None:
+    ) -> Awaitable[None]:
         """``server.broadcast`` / ``server.to(...).broadcast``: one ``{"event", "data"}``
-        frame to the targeted clients, in every process."""
-        await self.broadcast_frame(encode({"event": event, "data": data}), rooms, exclude)
+        frame to the targeted clients, in every process (returns the broadcast's
+        awaitable)."""
+        return self.broadcast_frame(encode({"event": event, "data": data}), rooms, exclude)
 
     async def broadcast_frame(
         self, frame: bytes, rooms: tuple[str, ...] | None, exclude: Iterable[str]
