@@ -30,31 +30,40 @@ fix. It stops in ``on_cleanup``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json as stdjson
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 from socketio.async_pubsub_manager import AsyncPubSubManager
-from socketio.packet import Packet
 
-from nestpy.exceptions import NestpyError
 from nestpy.logger import Logger
-from nestpy.websockets._fanout import FastAsyncAioPikaManager, FastAsyncRedisManager
+from nestpy.websockets._brokers import AmqpPublisher, RedisPublisher
+from nestpy.websockets._cluster_errors import (
+    AdapterError,
+    BrokerUnavailableError,
+    ClusterTimeoutError,
+    error_reason,
+)
+from nestpy.websockets._cluster_wire import (
+    BYE,
+    HEARTBEAT,
+    HELLO,
+    REQUEST,
+    RES_HEAD,
+    RESPONSE,
+    Selection,
+    emit_message,
+)
 from nestpy.websockets._outage import (
     DEFAULT_BUFFER_BYTES,
     DEFAULT_BUFFER_SIZE,
     DEFAULT_MAX_DELAY,
     DEFAULT_RESUME_TIMEOUT,
     AdapterHealth,
-    Backoff,
     BrokerLink,
     HealthListener,
 )
@@ -63,262 +72,10 @@ from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer
 
-__all__ = [
-    "AdapterError",
-    "AmqpPublisher",
-    "BrokerUnavailableError",
-    "ClusterAioPikaManager",
-    "ClusterManager",
-    "ClusterRedisManager",
-    "ClusterTimeoutError",
-    "RedisPublisher",
-    "Selection",
-    "emit_message",
-    "publisher_for",
-    "publisher_link",
-    "redact_url",
-]
+__all__ = ["ClusterManager", "socket_summary"]
 
 _log = Logger("nestpy.websockets.cluster")
-
-HELLO: Final = "nestpy:hello"
-HEARTBEAT: Final = "nestpy:heartbeat"
-BYE: Final = "nestpy:bye"
-REQUEST: Final = "nestpy:req"
-RESPONSE: Final = "nestpy:res"
-_RES_HEAD: Final = b'{"method":"nestpy:res","to":"'
-_RES_HEAD_STR: Final = _RES_HEAD.decode()
-
-REDIS_SCHEMES: Final = frozenset(
-    {"redis", "rediss", "unix", "valkey", "valkeys", "redis+sentinel", "valkey+sentinel"}
-)
-AMQP_SCHEMES: Final = frozenset({"amqp", "amqps"})
-_SECRET_QUERY_KEYS: Final = frozenset({"password", "passwd", "pass", "secret", "token"})
-
-
-# -- errors -------------------------------------------------------------------------------
-
-
-class AdapterError(NestpyError):
-    """A cluster adapter (Redis, RabbitMQ) could not do what was asked.
-
-    .. versionadded:: 0.1
-    """
-
-
-class BrokerUnavailableError(AdapterError):
-    """The broker (Redis or RabbitMQ) cannot be reached.
-
-    Raised by ``app.listen()`` when the broker is down at startup, and by cluster-wide queries
-    (``fetch_sockets()`` …) and ``Emitter`` emits while it is down. Local clients keep being
-    served either way.
-
-    Attributes:
-        broker: ``"Redis"`` or ``"RabbitMQ"``.
-        url: the broker URL, password redacted.
-        reason: what the client library said.
-        starting: True when raised at startup.
-        partial: for a query, what this process could answer on its own (its local sockets).
-
-    .. versionadded:: 0.1
-    """
-
-    def __init__(
-        self,
-        broker: str,
-        url: str,
-        reason: str,
-        *,
-        starting: bool,
-        fix: str,
-        partial: list[Any] | None = None,
-    ) -> None:
-        self.broker = broker
-        self.url = url
-        self.reason = reason
-        self.starting = starting
-        self.fix = fix
-        self.partial: list[Any] = partial or []
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if self.starting:
-            return f"cannot connect to {self.broker} at {self.url} ({self.reason}). {self.fix}"
-        return (
-            f"{self.broker} at {self.url} is unreachable ({self.reason}); other nodes were not "
-            f"asked. Local clients are still served and the adapter reconnects when "
-            f"{self.broker} is back. {self.fix}"
-        )
-
-
-class ClusterTimeoutError(AdapterError, TimeoutError):
-    """Some nodes of the cluster did not answer a query in time.
-
-    Attributes:
-        operation: the call that timed out (``"fetch_sockets"``, ``"disconnect_sockets"`` …).
-        timeout: the timeout in seconds.
-        expected: how many other nodes were asked.
-        received: how many answered.
-        missing: ids of the nodes that did not answer, when known (heartbeats).
-        partial: for ``fetch_sockets()``, the sockets of this node and of the nodes that
-            answered.
-
-    .. versionadded:: 0.1
-    """
-
-    def __init__(
-        self,
-        operation: str,
-        timeout: float,
-        expected: int,
-        received: int,
-        missing: list[str],
-        partial: list[Any],
-    ) -> None:
-        self.operation = operation
-        self.timeout = timeout
-        self.expected = expected
-        self.received = received
-        self.missing = missing
-        self.partial = partial
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        who = f" (node ids: {', '.join(self.missing)})" if self.missing else ""
-        tail = (
-            "; .partial holds the sockets of this node and of the nodes that answered"
-            if self.operation == "fetch_sockets"
-            else "; the nodes that answered have done it"
-        )
-        return (
-            f"{self.operation}(): {self.expected - self.received} of {self.expected} other "
-            f"node(s) did not answer within {self.timeout:g} s{who}{tail}. A node that stopped "
-            "without saying goodbye is dropped after its heartbeat timeout."
-        )
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def redact_url(url: str) -> str:
-    """*url* with its password (user-info or ``?password=``) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable url>"
-    netloc = parts.netloc
-    if password is not None:
-        user, _, host = netloc.rpartition("@")
-        name = user.split(":", 1)[0]
-        netloc = f"{name}:***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
-            query = urlencode(
-                [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs],
-                safe="*",
-            )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def url_scheme(url: str) -> str:
-    """The lower-case scheme of *url* (``""`` when it has none)."""
-    return url.split("://", 1)[0].lower() if "://" in url else ""
-
-
-def _reason(exc: BaseException, url: str | None = None) -> str:
-    text = str(exc).strip()
-    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    if url:
-        # Client libraries print hosts, not passwords; make sure of it anyway.
-        with contextlib.suppress(ValueError):
-            password = urlsplit(url).password
-            if password:
-                reason = reason.replace(password, "***")
-    return reason
-
-
-def _quick_retry(retries: int) -> Any:
-    """A redis-py retry policy of *retries* immediate retries (redis-py's default retries
-    three times with back-off, hiding an outage from the outage logic)."""
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    return Retry(NoBackoff(), retries)
-
-
-def emit_message(
-    event: str,
-    data: Any,
-    namespace: str,
-    room: str | list[str] | None,
-    skip_sid: list[str] | None,
-    except_rooms: Iterable[str],
-    host_id: str,
-) -> dict[str, Any]:
-    """An ``emit`` message in python-socketio's pub/sub format, plus nestpy's ``except_rooms``.
-
-    *data* follows python-socketio's rule: a tuple is several arguments, anything else one.
-    """
-    args: Any = list(data) if isinstance(data, tuple) else [data]
-    binary = Packet.data_is_binary(args)
-    if binary:
-        args, attachments = Packet.deconstruct_binary(args)
-        args = [args, *[base64.b64encode(a).decode() for a in attachments]]
-    message: dict[str, Any] = {
-        "method": "emit",
-        "event": event,
-        "data": args,
-        "binary": binary,
-        "namespace": namespace,
-        "room": room,
-        "skip_sid": skip_sid,
-        "callback": None,
-        "host_id": host_id,
-    }
-    excluded = list(except_rooms)
-    if excluded:
-        message["except_rooms"] = excluded
-    return message
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which sockets a cluster request is about (a ``BroadcastOperator``'s state)."""
-
-    namespaces: tuple[str, ...] | re.Pattern[str]
-    rooms: tuple[str, ...] = ()
-    except_rooms: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-
-    def to_wire(self) -> dict[str, Any]:
-        """A JSON-ready form."""
-        ns = self.namespaces
-        return {
-            "ns": list(ns) if isinstance(ns, tuple) else None,
-            "re": None if isinstance(ns, tuple) else [ns.pattern, ns.flags],
-            "rooms": list(self.rooms),
-            "except": list(self.except_rooms),
-            "skip": list(self.skip),
-        }
-
-    @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> Selection:
-        """The selection *wire* describes."""
-        pattern = wire.get("re")
-        namespaces: tuple[str, ...] | re.Pattern[str]
-        if pattern:
-            namespaces = re.compile(str(pattern[0]), int(pattern[1]))
-        else:
-            namespaces = tuple(str(n) for n in wire.get("ns") or ("/",))
-        return cls(
-            namespaces,
-            tuple(wire.get("rooms") or ()),
-            tuple(wire.get("except") or ()),
-            tuple(wire.get("skip") or ()),
-        )
+_RES_HEAD_STR = RES_HEAD.decode()
 
 
 def socket_summary(sock: Socket) -> dict[str, Any]:
@@ -341,232 +98,6 @@ def socket_summary(sock: Socket) -> dict[str, Any]:
         },
     }
 
-
-# -- publishers (the managers' query channel and Emitter's only channel) -------------------
-
-
-class RedisPublisher:
-    """Publishes raw payloads on a Redis channel with its own client; errors raise."""
-
-    broker: ClassVar[str] = "Redis"
-
-    def __init__(
-        self, url: str, channel: str, options: dict[str, Any] | None = None, *, fix: str
-    ) -> None:
-        self.url = url
-        self.channel = channel
-        self.options = dict(options or {})
-        self.fix = fix
-        self._client: Any = None
-
-    def _error(self, exc: BaseException | str, starting: bool) -> BrokerUnavailableError:
-        reason = exc if isinstance(exc, str) else _reason(exc, self.url)
-        return BrokerUnavailableError(
-            self.broker, redact_url(self.url), reason, starting=starting, fix=self.fix
-        )
-
-    def _make_client(self, retries: int = 1) -> Any:
-        # One immediate retry for publishing: a pooled connection the server closed while
-        # idle is replaced at once, and a server that is down still fails at once.
-        try:
-            from redis import asyncio as aioredis
-        except ImportError as exc:  # pragma: no cover - the extra is missing
-            raise AdapterError(
-                "Redis support needs the redis package: pip install 'nestpy-io[redis]'"
-            ) from exc
-        scheme = url_scheme(self.url)
-        if scheme.endswith("+sentinel"):
-            from socketio.redis_manager import parse_redis_sentinel_url
-
-            sentinels, service, kwargs = parse_redis_sentinel_url(self.url)
-            sentinel_cls: Any = aioredis.sentinel.Sentinel
-            sentinel = sentinel_cls(sentinels, **{**self.options, **kwargs})
-            return sentinel.master_for(service or self.channel)
-        opts = {"socket_connect_timeout": 5, "retry": _quick_retry(retries), **self.options}
-        return aioredis.Redis.from_url(self.url, **opts)
-
-    def make_client(self) -> Any:
-        """A new client on the same server and options for the manager's subscription.
-
-        It never retries: redis-py would otherwise reconnect and resubscribe on its own,
-        so nobody would know when delivery stopped and when it resumed.
-        """
-        return self._make_client(retries=0)
-
-    async def probe(self, timeout: float) -> None:
-        """Check the server answers (``PING``).
-
-        Raises:
-            BrokerUnavailableError: it does not.
-        """
-        if self._client is None:
-            self._client = self._make_client()
-        try:
-            await asyncio.wait_for(self._client.ping(), timeout)
-        except Exception as exc:
-            raise self._error(exc, starting=False) from None
-
-    async def subscribers(self) -> int:
-        """How many clients are subscribed to the channel now (``PUBSUB NUMSUB``)."""
-        if self._client is None:
-            self._client = self._make_client()
-        try:
-            counts = await self._client.pubsub_numsub(self.channel)
-        except Exception as exc:
-            raise self._error(exc, starting=False) from None
-        return int(counts[0][1]) if counts else 0
-
-    async def connect(self, timeout: float) -> None:
-        """Open the client and check the server answers.
-
-        Raises:
-            BrokerUnavailableError: the server cannot be reached (or refuses the login).
-        """
-        client = self._make_client()
-        try:
-            await asyncio.wait_for(client.ping(), timeout)
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                await client.aclose()
-            raise self._error(exc, starting=True) from None
-        self._client = client
-
-    async def publish(self, payload: bytes) -> int | None:
-        """Publish *payload*; returns how many subscribers received it.
-
-        Raises:
-            BrokerUnavailableError: Redis cannot be reached.
-        """
-        if self._client is None:
-            self._client = self._make_client()
-        try:
-            return int(await self._client.publish(self.channel, payload))
-        except Exception as exc:
-            raise self._error(exc, starting=False) from None
-
-    async def close(self) -> None:
-        """Close the client (idempotent)."""
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await client.aclose()
-
-
-class AmqpPublisher:
-    """Publishes raw payloads on a RabbitMQ fanout exchange; errors raise."""
-
-    broker: ClassVar[str] = "RabbitMQ"
-
-    def __init__(self, url: str, channel: str, *, fix: str) -> None:
-        self.url = url
-        self.channel = channel
-        self.fix = fix
-        self.connection: Any = None
-        self.amqp_channel: Any = None
-        self.exchange: Any = None
-
-    def _error(self, exc: BaseException | str, starting: bool) -> BrokerUnavailableError:
-        reason = exc if isinstance(exc, str) else _reason(exc, self.url)
-        return BrokerUnavailableError(
-            self.broker, redact_url(self.url), reason, starting=starting, fix=self.fix
-        )
-
-    async def connect(self, timeout: float) -> None:
-        """Connect, open a channel and declare the exchange.
-
-        Raises:
-            BrokerUnavailableError: RabbitMQ cannot be reached (or refuses the login).
-        """
-        try:
-            import aio_pika
-        except ImportError as exc:  # pragma: no cover - the extra is missing
-            raise AdapterError(
-                "AMQP support needs the aio-pika package: pip install 'nestpy-io[amqp]'"
-            ) from exc
-        connection: Any = None
-        try:
-            # A plain connection: after a failure the next publish opens a new one at
-            # once (a robust connection retries on its own clock, 5 s by default).
-            connection = await aio_pika.connect(self.url, timeout=timeout)
-            # No publisher confirms: python-socketio's messages are fire-and-forget, and a
-            # confirm round trip per emit halves cross-node throughput.
-            amqp_channel = await connection.channel(publisher_confirms=False)
-            exchange = await amqp_channel.declare_exchange(
-                self.channel, aio_pika.ExchangeType.FANOUT
-            )
-        except Exception as exc:
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close()
-            raise self._error(exc, starting=True) from None
-        self.connection, self.amqp_channel, self.exchange = connection, amqp_channel, exchange
-
-    async def publish(self, payload: bytes, timeout: float = 5.0) -> int | None:
-        """Publish *payload* (RabbitMQ does not say how many queues got it: returns None).
-
-        Raises:
-            BrokerUnavailableError: RabbitMQ cannot be reached.
-        """
-        import aio_pika
-
-        if self.exchange is None:
-            await self.connect(timeout)
-        try:
-            # mandatory=False: with no queue bound yet (a node still subscribing) the broker
-            # drops the message instead of returning it to us.
-            await asyncio.wait_for(
-                self.exchange.publish(
-                    aio_pika.Message(body=payload), routing_key="*", mandatory=False
-                ),
-                timeout,
-            )
-        except Exception as exc:
-            await self.close()  # the next publish reconnects
-            raise self._error(exc, starting=False) from None
-        return None
-
-    async def probe(self, timeout: float) -> None:
-        """Connect when not connected.
-
-        Raises:
-            BrokerUnavailableError: RabbitMQ cannot be reached.
-        """
-        if self.exchange is None:
-            await self.connect(timeout)
-
-    async def subscribers(self) -> int | None:
-        """RabbitMQ does not say how many queues a fanout exchange feeds: None."""
-        return None
-
-    async def close(self) -> None:
-        """Close the connection (idempotent)."""
-        connection, self.connection = self.connection, None
-        self.amqp_channel = self.exchange = None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()
-
-
-def publisher_for(
-    url: str, channel: str, *, redis_options: dict[str, Any] | None = None, fix: str
-) -> RedisPublisher | AmqpPublisher:
-    """A publisher for *url*'s scheme.
-
-    Raises:
-        ValueError: a scheme that is neither Redis nor AMQP.
-    """
-    scheme = url_scheme(url)
-    if scheme in REDIS_SCHEMES:
-        return RedisPublisher(url, channel, redis_options, fix=fix)
-    if scheme in AMQP_SCHEMES:
-        return AmqpPublisher(url, channel, fix=fix)
-    raise ValueError(
-        f"unsupported broker URL scheme {scheme or '(none)'!r} in {redact_url(url)}: use "
-        "redis://, rediss://, unix://, redis+sentinel:// (Redis) or amqp://, amqps:// (RabbitMQ)"
-    )
-
-
-# -- the manager mixin -----------------------------------------------------------------------
 
 
 class _Pending:
@@ -915,7 +446,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
 
     def _encode_response(self, to: str, body: dict[str, Any]) -> bytes:
         rest = self._encode(body)  # a non-empty object: b'{"req_id": ...}'
-        return _RES_HEAD + to.encode() + b'",' + rest[1:]
+        return RES_HEAD + to.encode() + b'",' + rest[1:]
 
     def _broker_listen(self) -> AsyncIterator[Any]:
         """The broker manager's raw message stream (python-socketio's ``_listen``)."""
@@ -931,8 +462,8 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
     def _receive(self, raw: Any) -> dict[str, Any] | None:
         """Handle a ``nestpy:*`` message; return any other message for python-socketio."""
         if isinstance(raw, bytes | bytearray):
-            if raw.startswith(_RES_HEAD):
-                start = len(_RES_HEAD)
+            if raw.startswith(RES_HEAD):
+                start = len(RES_HEAD)
                 if raw[start : start + len(self._host_b)] != self._host_b:
                     return None  # a response for another node: not worth parsing
         elif isinstance(raw, str):
@@ -1034,7 +565,11 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
                 body["error"] = f"unknown cluster operation {op!r}"
         except Exception as exc:
             _log.exception("cluster request failed", op=op)
-            body = {"req_id": request.get("req_id"), "from": self.host_id, "error": _reason(exc)}
+            body = {
+                "req_id": request.get("req_id"),
+                "from": self.host_id,
+                "error": error_reason(exc),
+            }
         if request.get("reply", True) and request.get("host_id"):
             await self._publish_quietly(self._encode_response(str(request["host_id"]), body))
 
@@ -1142,173 +677,3 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
             message = {**message, "skip_sid": skips}
         await super()._handle_emit(message)
 
-
-class ClusterRedisManager(ClusterManager, FastAsyncRedisManager):
-    """``AsyncRedisManager`` + fast local fan-out + nestpy's cluster queries."""
-
-    count_based = True
-    broker_name = "Redis"
-    adapter_name = "RedisIoAdapter"
-
-    @property
-    def broker_url(self) -> str:
-        """The Redis URL, password redacted."""
-        return redact_url(str(self.redis_url))
-
-    def _make_publisher(self) -> RedisPublisher:
-        return RedisPublisher(self.redis_url, self.channel, self.redis_options, fix=self._fix())
-
-    async def _broker_listen(self) -> AsyncIterator[Any]:
-        # python-socketio's loop backs off 1, 2, 4 … 60 s between attempts and never says
-        # when it is subscribed again; this one is capped (reconnect_max_delay, 1 s) and
-        # tells the outage logic both ways.
-        publisher = self._get_publisher()
-        assert isinstance(publisher, RedisPublisher)
-        backoff = Backoff(self.link.max_delay)
-        channel = self.channel.encode()
-        while True:
-            client: Any = None
-            pubsub: Any = None
-            try:
-                client = publisher.make_client()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await pubsub.subscribe(self.channel)
-                self.link.subscribed()
-                backoff.reset()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message" and message.get("channel") == channel:
-                        yield message["data"]
-                raise ConnectionError("the subscription ended")
-            except Exception as exc:
-                self.link.subscription_lost(_reason(exc, self.redis_url))
-            finally:
-                for closing in (pubsub, client):
-                    if closing is not None:
-                        with contextlib.suppress(Exception):
-                            await closing.aclose()
-            await asyncio.sleep(backoff.next())
-
-    async def _close_backend(self) -> None:
-        for name in ("pubsub", "redis"):
-            client = getattr(self, name, None)
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
-
-
-class ClusterAioPikaManager(ClusterManager, FastAsyncAioPikaManager):
-    """``AsyncAioPikaManager`` + fast local fan-out + nestpy's cluster queries."""
-
-    broker_name = "RabbitMQ"
-    adapter_name = "AmqpIoAdapter"
-
-    @property
-    def broker_url(self) -> str:
-        """The AMQP URL, password redacted."""
-        return redact_url(str(self.url))
-
-    def _make_publisher(self) -> AmqpPublisher:
-        return AmqpPublisher(self.url, self.channel, fix=self._fix())
-
-    async def _broker_listen(self) -> AsyncIterator[Any]:
-        # python-socketio's loop, but consuming without acknowledgements: it acks each
-        # message with prefetch 1, which caps cross-node traffic near 900 messages/s on
-        # loopback. Acks buy nothing here (an exclusive, non-durable queue dies with us).
-        # A plain connection and our own retry (capped at reconnect_max_delay) rather than a
-        # robust one: its 5 s reconnect clock and silent re-consume hid when delivery resumed.
-        import aio_pika
-
-        backoff = Backoff(self.link.max_delay)
-        while True:
-            connection: Any = None
-            try:
-                connection = await aio_pika.connect(self.url, timeout=self.startup_timeout)
-                # Our own inbox rather than queue.iterator(): closing an iterator that
-                # holds unacked-by-us messages logs each one as "lost" at every shutdown.
-                # None in the inbox means the connection closed.
-                inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-                connection.close_callbacks.add(
-                    lambda *_args, inbox=inbox: inbox.put_nowait(None)
-                )
-                channel = await connection.channel()
-                exchange = await self._exchange(channel)
-                queue = await self._queue(channel, exchange)
-
-                async def deliver(
-                    message: Any, inbox: asyncio.Queue[bytes | None] = inbox
-                ) -> None:
-                    inbox.put_nowait(message.body)
-
-                await queue.consume(deliver, no_ack=True)
-                self.link.subscribed()
-                backoff.reset()
-                while True:
-                    body = await inbox.get()
-                    if body is None:
-                        raise ConnectionError("the connection to RabbitMQ closed")
-                    yield body
-            except Exception as exc:
-                if self._stopped:
-                    # aio-pika turns a cancellation into ChannelInvalidStateError
-                    raise asyncio.CancelledError() from None
-                self.link.subscription_lost(_reason(exc, self.url))
-            finally:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-            await asyncio.sleep(backoff.next())
-
-    async def _queue(self, channel: Any, exchange: Any) -> Any:
-        # Exclusive: the queue dies with this node's connection. python-socketio's queue
-        # outlives a stopped node by 5 minutes (x-expires) and keeps collecting messages.
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange)
-        return queue
-
-    async def _close_backend(self) -> None:
-        self.publisher_connection = self.publisher_channel = self.publisher_exchange = None
-
-
-def publisher_link(
-    publisher: RedisPublisher | AmqpPublisher,
-    *,
-    connect_timeout: float,
-    buffer_size: int = DEFAULT_BUFFER_SIZE,
-    buffer_bytes: int = DEFAULT_BUFFER_BYTES,
-    resume_timeout: float = DEFAULT_RESUME_TIMEOUT,
-    max_delay: float = DEFAULT_MAX_DELAY,
-) -> BrokerLink:
-    """Outage handling for a publisher without a subscription (``Emitter``).
-
-    Recovery: the broker answers (``PING`` / a new connection); then, on Redis, the buffer
-    waits (at most *resume_timeout*) until the channel has as many subscribers as the last
-    publish reached (``PUBSUB NUMSUB``), so nodes still resubscribing get it too. RabbitMQ
-    cannot tell: the buffer goes as soon as the connection is back.
-    """
-    receivers = 0
-
-    async def send(payload: bytes) -> None:
-        nonlocal receivers
-        n = await publisher.publish(payload)
-        if n:
-            receivers = n
-
-    async def confirm() -> bool:
-        await publisher.probe(connect_timeout)
-        return True
-
-    async def settle(_reconnected: float, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while receivers > 0:
-            count = await publisher.subscribers()
-            if count is None or count >= receivers or loop.time() >= deadline:
-                return
-            await asyncio.sleep(0.02)
-
-    return BrokerLink(
-        publisher.broker, redact_url(publisher.url), publisher.channel,
-        send=send, confirm=confirm, settle=settle, buffer_size=buffer_size,
-        buffer_bytes=buffer_bytes, resume_timeout=resume_timeout, max_delay=max_delay,
-        has_subscription=False,
-    )

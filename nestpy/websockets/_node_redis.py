@@ -33,12 +33,12 @@ from aiohttp import web
 
 from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
-from nestpy.websockets._cluster import (
+from nestpy.websockets._cluster_errors import (
     BrokerUnavailableError,
     ClusterTimeoutError,
-    Selection,
     redact_url,
 )
+from nestpy.websockets._cluster_wire import Selection
 from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._node_common import (
     MAX_BACKOFF as _MAX_BACKOFF,

@@ -155,7 +155,7 @@ class BroadcastOperator(Generic[E]):
         node of the cluster are asked (Socket.IO's broadcast acks); with the other adapters,
         only the sockets connected to this process.
         """
-        from nestpy.websockets._cluster import ClusterTimeoutError
+        from nestpy.websockets._cluster_errors import ClusterTimeoutError
         from nestpy.websockets.exceptions import AckTimeoutError
 
         args = tuple(to_wire_args(args))
@@ -282,7 +282,7 @@ class BroadcastOperator(Generic[E]):
         return manager if getattr(manager, "nest_cluster", False) else None
 
     def _selection(self) -> Any:
-        from nestpy.websockets._cluster import Selection
+        from nestpy.websockets._cluster_wire import Selection
 
         return Selection(self._namespaces, self._rooms, self._except, self._skip)
 
@@ -655,7 +655,7 @@ class RemoteSocket:
 
         Returns once its node has done it.
         """
-        from nestpy.websockets._cluster import Selection
+        from nestpy.websockets._cluster_wire import Selection
 
         await self._server.manager.nest_apply(
             "disconnect", "disconnect", Selection((self.namespace,), (self.id,)), close=close
