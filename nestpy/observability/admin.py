@@ -25,7 +25,8 @@ from socketio.async_admin import HOSTNAME, PID, InstrumentedAsyncServer
 
 from nestpy.exceptions import BootstrapError
 from nestpy.observability._hooks import Accept, namespace_label, runtimes, wrap_runtime
-from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._runtime import GatewayRuntime, Handler
 
 if TYPE_CHECKING:
     from nestpy.websockets.socket import Socket

@@ -39,7 +39,8 @@ from nestpy.observability._hooks import (
     wrap_emits,
     wrap_runtime,
 )
-from nestpy.websockets._engine import Handler, NestAsyncServer
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._runtime import Handler
 
 if TYPE_CHECKING:
     from nestpy.websockets.socket import Socket

@@ -29,8 +29,8 @@ from nestpy.common.interfaces import ArgumentMetadata
 from nestpy.common.pipes import ValidationPipe
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger
-from nestpy.websockets._engine import GatewayRuntime, Handler
 from nestpy.websockets._explorer import GatewayDefinition, HandlerDefinition
+from nestpy.websockets._runtime import GatewayRuntime, Handler
 from nestpy.websockets.exceptions import WsException
 from nestpy.websockets.responses import WsResponse
 from nestpy.websockets.socket import Socket
