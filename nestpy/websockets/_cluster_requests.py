@@ -13,6 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nestpy.logger import Logger
+from nestpy.websockets._broadcast import BroadcastOperator
 from nestpy.websockets._cluster_errors import (
     AdapterError,
     BrokerUnavailableError,
@@ -20,12 +21,13 @@ from nestpy.websockets._cluster_errors import (
     error_reason,
 )
 from nestpy.websockets._cluster_wire import REQUEST, Selection
-from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
+from nestpy.websockets._remote import RemoteSocket
 
 if TYPE_CHECKING:
     from nestpy.websockets._brokers import AmqpPublisher, RedisPublisher
     from nestpy.websockets._engine import NestAsyncServer
     from nestpy.websockets._outage import BrokerLink
+    from nestpy.websockets.socket import Socket
 
 __all__ = ["ClusterRequests", "PendingRequest", "cluster_log", "socket_summary"]
 

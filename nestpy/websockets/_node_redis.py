@@ -44,7 +44,7 @@ from nestpy.websockets._node_common import (
     MAX_BACKOFF as _MAX_BACKOFF,
 )
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
-from nestpy.websockets.socket import RemoteSocket
+from nestpy.websockets._remote import RemoteSocket
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer

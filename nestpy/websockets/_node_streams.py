@@ -40,7 +40,7 @@ from nestpy.websockets._node_common import (
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
 from nestpy.websockets._node_redis import _Waiting, wire_reason
 from nestpy.websockets._node_streams_recovery import StreamsRecovery
-from nestpy.websockets.socket import RemoteSocket
+from nestpy.websockets._remote import RemoteSocket
 
 if TYPE_CHECKING:
     from nestpy.websockets._recovery import RecoveryStore
