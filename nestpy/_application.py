@@ -190,7 +190,8 @@ class NestApplication(ObservabilityMixin):
                 r = configure(self)
                 if asyncio.iscoroutine(r):
                     await r
-        from nestpy.websockets._binding import Enhancers, bind_gateway
+        from nestpy._pipeline.compiler import Enhancers
+        from nestpy.websockets._binding import bind_gateway
         from nestpy.websockets._servers import ServerRegistry
         from nestpy.websockets._ws import WsAdapter, WsServer
         from nestpy.websockets._ws.adapter import PlainRegistry, is_plain, port_app
@@ -222,7 +223,9 @@ class NestApplication(ObservabilityMixin):
 
             per_handler: dict[str, Enhancers] = {}
             for h in definition.handlers:
-                resolved = resolve_enhancers(definition.cls, h.function, self._globals, make)
+                resolved = resolve_enhancers(
+                    definition.cls, h.function, self._globals, make, h.signature
+                )
                 per_handler[h.event] = Enhancers(**resolved)
             conn_guards = resolve_class_guards(definition.cls, make)
             def resolve(token: Any, dependent: Any, _node: ModuleNode = node) -> Any:
@@ -492,7 +495,7 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
             return container.create(cls, _node)
 
         for h in definition.handlers:
-            resolve_enhancers(definition.cls, h.function, empty, make)
+            resolve_enhancers(definition.cls, h.function, empty, make, h.signature)
             for spec in h.signature.injects:  # Inject() handler parameters: visible?
                 container.resolver(spec.token, node, definition.cls)
         resolve_class_guards(definition.cls, make)

@@ -31,6 +31,7 @@ from typing import Any
 import socketio
 from socketio import packet as sio_packet
 
+from nestpy._pipeline.encoding import to_wire_args
 from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
@@ -531,6 +532,28 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         await self.eio.shutdown(timeout=timeout)
 
     # -- sending ------------------------------------------------------------------------
+
+    def ack_sender(self, sock: Socket, ack_id: int) -> Callable[..., Awaitable[None]]:
+        """The callable an ``Ack()`` parameter receives: sends acknowledgement *ack_id* of
+        *sock* once (later calls are ignored, as in Socket.IO)."""
+        eio_sid = sock._eio_sid
+        ns = sock.namespace
+        sent = False
+
+        def ack(*args: Any) -> asyncio.Future[None]:
+            nonlocal sent
+            if sent:  # Socket.IO acknowledges once; later calls are ignored
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                fut.set_result(None)
+                return fut
+            data = to_wire_args(args)  # an EncodeError leaves the ack unsent (answerable)
+            sent = True
+            # Written or queued now, in call order with the socket's other packets.
+            return self.send_now(
+                eio_sid, self.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=data)
+            )
+
+        return ack
 
     async def send_ack(self, sock: Socket, ack_id: int, args: list[Any]) -> None:
         """Acknowledge message *ack_id* of *sock* with *args*."""

@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from nestpy._pipeline.compiler import Handler
 from nestpy.exceptions import BootstrapError
 
-if TYPE_CHECKING:
-    from nestpy.websockets.socket import Socket
-
 __all__ = ["GatewayRuntime", "Handler", "merge_runtimes"]
-
-
-class Handler:
-    """A compiled message handler: ``run(socket, body, ack_id)``; ``inline`` when sync."""
-
-    __slots__ = ("inline", "run")
-
-    def __init__(self, run: Callable[[Socket, Any, int | None], Awaitable[None]], inline: bool):
-        self.run = run
-        self.inline = inline
 
 
 class GatewayRuntime:
@@ -35,9 +23,9 @@ class GatewayRuntime:
         name: str,
         namespace: str | re.Pattern[str],
         handlers: dict[str, Handler],
-        accept: Callable[[Socket], Awaitable[dict[str, Any] | None]],
-        on_disconnect: Callable[[Socket, str | None], Awaitable[None]],
-        unknown_event: Callable[[Socket, list[Any], int | None], Awaitable[None]] | None = None,
+        accept: Callable[[Any], Awaitable[dict[str, Any] | None]],
+        on_disconnect: Callable[[Any, str | None], Awaitable[None]],
+        unknown_event: Callable[[Any, list[Any], int | None], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.namespace = namespace
@@ -48,7 +36,7 @@ class GatewayRuntime:
         self.unknown_event = unknown_event or _ignore_event
 
 
-async def _ignore_event(sock: Socket, data: list[Any], ack_id: int | None) -> None:
+async def _ignore_event(sock: Any, data: list[Any], ack_id: int | None) -> None:
     return None
 
 
@@ -62,11 +50,11 @@ def merge_runtimes(first: GatewayRuntime, second: GatewayRuntime) -> GatewayRunt
             f"{first.namespace!r}; keep one handler per event and namespace"
         )
 
-    async def accept(sock: Socket) -> dict[str, Any] | None:
+    async def accept(sock: Any) -> dict[str, Any] | None:
         refusal = await first.accept(sock)
         return refusal if refusal is not None else await second.accept(sock)
 
-    async def on_disconnect(sock: Socket, reason: str | None) -> None:
+    async def on_disconnect(sock: Any, reason: str | None) -> None:
         await first.on_disconnect(sock, reason)
         await second.on_disconnect(sock, reason)
 

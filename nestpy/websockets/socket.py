@@ -215,27 +215,5 @@ class Socket(Generic[E]):
         else:
             await self._server.disconnect(self.id, namespace=self.namespace)
 
-    def ack_sender(self, ack_id: int) -> Any:
-        """Return a callable that sends the acknowledgement *ack_id* (used by ``Ack()``)."""
-        server = self._server
-        eio_sid = self._eio_sid
-        ns = self.namespace
-        sent = False
-
-        def ack(*args: Any) -> asyncio.Future[None]:
-            nonlocal sent
-            if sent:  # Socket.IO acknowledges once; later calls are ignored
-                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                fut.set_result(None)
-                return fut
-            data = to_wire_args(args)  # an EncodeError leaves the ack unsent (answerable)
-            sent = True
-            # Written or queued now, in call order with the socket's other packets.
-            return server.send_now(
-                eio_sid, server.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=data)
-            )
-
-        return ack
-
     def __repr__(self) -> str:
         return f"Socket(id={self.id!r}, namespace={self.namespace!r})"

@@ -106,8 +106,12 @@ class WsHost:
         first = self._runtime
         self._runtime = runtime if first is None else merge_runtimes(first, runtime)
         self._handlers = {
-            event: (cast(Run, h.run), h.inline) for event, h in self._runtime.handlers.items()
+            event: (h.run, h.inline) for event, h in self._runtime.handlers.items()
         }
+
+    def ack_sender(self, client: WsClient, key: Any) -> Callable[..., Awaitable[None]]:
+        """The callable an ``Ack()`` parameter receives for request *key* of *client*."""
+        return client.ack_sender(key)
 
     async def send_ack(self, client: WsClient, key: Any, args: list[Any]) -> None:
         """Reply to one request with a handler's result (*args*: ``[]`` for None)."""
