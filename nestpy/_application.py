@@ -387,19 +387,16 @@ class NestApplication(ObservabilityMixin):
         if self._closed:
             return
         self._closed = True
-        servers = self._registry.all_servers() if self._registry is not None else []
-        if servers:
-            await asyncio.gather(*(sio.drain() for sio in servers))
+        registry = self._registry
+        if registry is not None:
+            await registry.drain()
         c = self._container
         await call_hook(hook_order(c, "on_module_destroy"), "on_module_destroy")
         await call_hook(
             hook_order(c, "before_application_shutdown"), "before_application_shutdown", signal
         )
-        for sio in servers:
-            with contextlib.suppress(Exception):
-                await sio.disconnect_all(timeout=CLOSE_FLUSH_TIMEOUT)
-            with contextlib.suppress(Exception):
-                await sio.shutdown()
+        if registry is not None:
+            await registry.close(CLOSE_FLUSH_TIMEOUT)
         if self._plain is not None:
             await self._plain.close()  # every plain WebSocket closed with 1001
         await self._stop_runners()
