@@ -16,13 +16,14 @@ import signal as _signal
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 from nestpy import _metadata as md
 from nestpy._di import Container, DynamicModule, Global, Module
 from nestpy._di.container import ModuleNode
 from nestpy._di.lifecycle import call_hook, hook_order
 from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, resolve_enhancers
+from nestpy.common.interfaces import ApplicationContext
 from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
 from nestpy.logger import Logger, route_library_logs
@@ -45,6 +46,7 @@ SHUTDOWN_TIMEOUT = 2.0
 #: How long close() waits for the clients' sessions to end after their server disconnect
 #: (a polling client takes its CLOSE with its next poll).
 CLOSE_FLUSH_TIMEOUT = 1.0
+T = TypeVar("T")
 
 
 @Global()
@@ -166,13 +168,23 @@ class NestApplication(ObservabilityMixin):
             self._install_signals()
         return self
 
+    @overload
+    def get(self, token: type[T]) -> T: ...
+
+    @overload
+    def get(self, token: Any) -> Any: ...
+
     def get(self, token: Any) -> Any:
-        """The instance bound to *token* in any module (NestJS's ``app.get``)."""
+        """The instance bound to *token* in any module (NestJS's ``app.get``).
+
+        Raises:
+            UnknownElementError: no module provides *token*.
+        """
         return self._container.get(token)
 
     @property
-    def container(self) -> Container:
-        """The DI container."""
+    def container(self) -> ApplicationContext:
+        """The application's providers (``get(token)``, ``instances()``)."""
         return self._container
 
     # -- start ------------------------------------------------------------------------

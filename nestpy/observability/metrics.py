@@ -252,7 +252,10 @@ def _live(servers: list[NestAsyncServer]) -> Iterator[Metric]:
         for runtime in runtimes(sio):
             counts.setdefault(namespace_label(runtime), 0)
         for sock in list(sio.nest_sockets.values()):
-            ns = namespace_label(sock.gateway)
+            served_by = sio.gateway_for(sock.namespace)
+            if served_by is None:
+                continue
+            ns = namespace_label(served_by)
             counts[ns] = counts.get(ns, 0) + 1
     for ns, n in sorted(counts.items()):
         sockets.add_metric([ns], n)

@@ -410,7 +410,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
-        sock.connected = True
+        sock._connected = True
         self.nest_sockets[sid] = sock
         if restored is not None:  # the packets it missed, in order, once
             for args in restored.missed:
@@ -440,10 +440,10 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         if self._nest_limit is not None and (refused := self._nest_limit.check(sock, id)):
             await refused
             return
-        handler = sock.gateway.handlers.get(event)
+        handler = sock._gateway.handlers.get(event)
         if handler is None:
             # NestJS ignores events no handler subscribes to; an ack is answered (_binding).
-            await sock.gateway.unknown_event(sock, data, id)
+            await sock._gateway.unknown_event(sock, data, id)
             return
         if not self._dispatch_step(sock, event, id):
             return
@@ -486,8 +486,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         if self.nest_recovery is not None:
             self.nest_recovery.persist(sock, reason)
-        sock.connected = False
-        await sock.gateway.on_disconnect(sock, reason)
+        sock._connected = False
+        await sock._gateway.on_disconnect(sock, reason)
 
     # -- shutdown -----------------------------------------------------------------------
 

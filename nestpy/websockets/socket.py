@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, overload
 
+import socketio
 from socketio import packet as sio_packet
 
 from nestpy._pipeline.encoding import event_data, to_wire_args
@@ -37,14 +38,14 @@ class Socket(Generic[E]):
     __slots__ = (
         "__weakref__",
         "_auth",
+        "_connected",
         "_eio_sid",
         "_environ",
+        "_gateway",
         "_handshake",
         "_pending",
         "_server",
-        "connected",
         "data",
-        "gateway",
         "id",
         "namespace",
         "recovered",
@@ -61,7 +62,7 @@ class Socket(Generic[E]):
         auth: Any,
     ) -> None:
         self._server = server
-        self.gateway = gateway
+        self._gateway = gateway
         self.id = sid
         self._eio_sid = eio_sid
         self.namespace = namespace
@@ -70,7 +71,7 @@ class Socket(Generic[E]):
         self._handshake: Handshake | None = None
         # Emits made before the CONNECT packet is sent wait here (protocol order).
         self._pending: list[tuple[str, tuple[Any, ...]]] | None = []
-        self.connected = False
+        self._connected = False
         self.data: dict[str, Any] = {}
         #: True when connection state recovery restored this socket (same id, rooms, data).
         self.recovered = False
@@ -89,8 +90,13 @@ class Socket(Generic[E]):
         return set(self._server.manager.get_rooms(self.id, self.namespace))
 
     @property
-    def server(self) -> NestAsyncServer:
-        """The underlying ``socketio.AsyncServer``."""
+    def connected(self) -> bool:
+        """Whether the client is connected to this namespace (False once it disconnected)."""
+        return self._connected
+
+    @property
+    def server(self) -> socketio.AsyncServer:
+        """The underlying ``socketio.AsyncServer`` (python-socketio's public API)."""
         return self._server
 
     @overload
