@@ -1,4 +1,5 @@
-"""Cross-process machinery behind ``RedisIoAdapter``, ``AmqpIoAdapter`` and ``Emitter``.
+"""``ClusterManager``: the cross-process layer behind ``RedisIoAdapter`` and ``AmqpIoAdapter``
+(membership and lifecycle here; queries in ``_cluster_requests``, publishers in ``_brokers``).
 
 python-socketio's pub/sub managers relay ``emit``, ``disconnect``, ``enter_room``,
 ``leave_room``, ``close_room`` and ack callbacks between processes, but every query
