@@ -287,6 +287,10 @@ def _broker_healthy(manager: Any) -> bool:
     healthy = getattr(manager, "broker_healthy", None)  # an adapter may say it itself
     if isinstance(healthy, bool):
         return healthy
+    # A cluster manager's broker link (nestpy.websockets._outage): "up" while delivering.
+    link_up = getattr(getattr(manager, "health", None), "healthy", None)
+    if isinstance(link_up, bool):
+        return link_up
     return (
         bool(getattr(manager, "_started", False))
         and not getattr(manager, "_stopped", False)
