@@ -159,6 +159,7 @@ class EngineIOServer:
         """Answer one Engine.IO HTTP request (aiohttp handler)."""
         cors = self._cors(request)
         if cors is None:
+            self._warn_origin(request)
             return _error(3, "Not an accepted origin.", None)
         if request.method == "OPTIONS":
             return self._preflight(request, cors)
@@ -286,18 +287,31 @@ class EngineIOServer:
         """An Engine.IO error response (HTTP 400, Node's JSON body)."""
         return _error(code, message, None)
 
+    def _may_warn(self, key: str) -> bool:
+        """True at most once per *key* per ``WARN_INTERVAL`` seconds (bounded memory)."""
+        now = asyncio.get_running_loop().time()
+        last = self._warned.get(key)
+        if last is not None and now - last < WARN_INTERVAL:
+            return False
+        if len(self._warned) >= _WARN_MEMORY:
+            self._warned.clear()
+        self._warned[key] = now
+        return True
+
     def warn_invalid(self, sock: EngineIOSocket, what: str) -> None:
         """Log one warning line for *sock*'s invalid input, at most one per client address
         per ``WARN_INTERVAL`` seconds (a client cannot flood the log)."""
         addr = sock.request.remote or "?"
-        now = asyncio.get_running_loop().time()
-        last = self._warned.get(addr)
-        if last is not None and now - last < WARN_INTERVAL:
-            return
-        if len(self._warned) >= _WARN_MEMORY:
-            self._warned.clear()
-        self._warned[addr] = now
-        _log.warning("engine.io session %s from %s: %s; closing it", sock.sid, addr, what)
+        if self._may_warn(addr):
+            _log.warning("engine.io session %s from %s: %s; closing it", sock.sid, addr, what)
+
+    def _warn_origin(self, request: web.Request) -> None:
+        """One warning line for a refused origin, at most one per client address per
+        ``WARN_INTERVAL`` seconds; the origin is quoted and cut (it is the client's text).
+        python-engineio's wording, which ``nestpy.logger`` rewrites with the fix."""
+        if self._may_warn("origin " + (request.remote or "?")):
+            origin = request.headers.get("Origin", "")[:200]
+            _log.warning("%r is not an accepted origin.", origin)
 
     async def _dispatch(self, sock: EngineIOSocket, data: str | bytes) -> None:
         handler = self.on_message
