@@ -230,7 +230,8 @@ class EngineIOServer:
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = self._websocket_response()
-        await ws.prepare(request)
+        if not await _accept(ws, request):
+            return ws
         sock = self._new_session(request, "websocket")
         sock.attach_websocket(ws, request)
         sock.send_packet(self._open_packet(sock.sid, "[]"))
@@ -240,7 +241,8 @@ class EngineIOServer:
 
     async def _upgrade(self, sock: EngineIOSocket, request: web.Request) -> web.StreamResponse:
         ws = self._websocket_response()
-        await ws.prepare(request)
+        if not await _accept(ws, request):
+            return ws
         # Node accepts the websocket and closes it when the session cannot take it (already
         # upgraded or upgrading): the client sees a clean close, not a failed handshake.
         if (
@@ -363,4 +365,14 @@ def _error(code: int, message: str, cors: dict[str, str] | None, status: int = 4
     if cors:
         resp.headers.update(cors)
     return resp
+
+
+async def _accept(ws: web.WebSocketResponse, request: web.Request) -> bool:
+    """Complete the websocket handshake; False when the client left during it (nothing to
+    serve, and not a server error: aiohttp would log one)."""
+    try:
+        await ws.prepare(request)
+    except ConnectionError:
+        return False
+    return True
 
