@@ -16,13 +16,14 @@ import signal as _signal
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 from nestpy import _metadata as md
 from nestpy._di import Container, DynamicModule, Global, Module
 from nestpy._di.container import ModuleNode
 from nestpy._di.lifecycle import call_hook, hook_order
 from nestpy._pipeline.enhancers import GlobalEnhancers, resolve_class_guards, resolve_enhancers
+from nestpy.common.interfaces import ApplicationContext
 from nestpy.common.reflector import Reflector
 from nestpy.exceptions import BootstrapError, LateRegistrationError
 from nestpy.logger import Logger, route_library_logs
@@ -45,6 +46,7 @@ SHUTDOWN_TIMEOUT = 2.0
 #: How long close() waits for the clients' sessions to end after their server disconnect
 #: (a polling client takes its CLOSE with its next poll).
 CLOSE_FLUSH_TIMEOUT = 1.0
+T = TypeVar("T")
 
 
 @Global()
@@ -166,13 +168,23 @@ class NestApplication(ObservabilityMixin):
             self._install_signals()
         return self
 
+    @overload
+    def get(self, token: type[T]) -> T: ...
+
+    @overload
+    def get(self, token: Any) -> Any: ...
+
     def get(self, token: Any) -> Any:
-        """The instance bound to *token* in any module (NestJS's ``app.get``)."""
+        """The instance bound to *token* in any module (NestJS's ``app.get``).
+
+        Raises:
+            UnknownElementError: no module provides *token*.
+        """
         return self._container.get(token)
 
     @property
-    def container(self) -> Container:
-        """The DI container."""
+    def container(self) -> ApplicationContext:
+        """The application's providers (``get(token)``, ``instances()``)."""
         return self._container
 
     # -- start ------------------------------------------------------------------------
@@ -190,7 +202,8 @@ class NestApplication(ObservabilityMixin):
                 r = configure(self)
                 if asyncio.iscoroutine(r):
                     await r
-        from nestpy.websockets._binding import Enhancers, bind_gateway
+        from nestpy._pipeline.compiler import Enhancers
+        from nestpy.websockets._binding import bind_gateway
         from nestpy.websockets._servers import ServerRegistry
         from nestpy.websockets._ws import WsAdapter, WsServer
         from nestpy.websockets._ws.adapter import PlainRegistry, is_plain, port_app
@@ -222,7 +235,9 @@ class NestApplication(ObservabilityMixin):
 
             per_handler: dict[str, Enhancers] = {}
             for h in definition.handlers:
-                resolved = resolve_enhancers(definition.cls, h.function, self._globals, make)
+                resolved = resolve_enhancers(
+                    definition.cls, h.function, self._globals, make, h.signature
+                )
                 per_handler[h.event] = Enhancers(**resolved)
             conn_guards = resolve_class_guards(definition.cls, make)
             def resolve(token: Any, dependent: Any, _node: ModuleNode = node) -> Any:
@@ -384,19 +399,16 @@ class NestApplication(ObservabilityMixin):
         if self._closed:
             return
         self._closed = True
-        servers = self._registry.all_servers() if self._registry is not None else []
-        if servers:
-            await asyncio.gather(*(sio.drain() for sio in servers))
+        registry = self._registry
+        if registry is not None:
+            await registry.drain()
         c = self._container
         await call_hook(hook_order(c, "on_module_destroy"), "on_module_destroy")
         await call_hook(
             hook_order(c, "before_application_shutdown"), "before_application_shutdown", signal
         )
-        for sio in servers:
-            with contextlib.suppress(Exception):
-                await sio.disconnect_all(timeout=CLOSE_FLUSH_TIMEOUT)
-            with contextlib.suppress(Exception):
-                await sio.shutdown()
+        if registry is not None:
+            await registry.close(CLOSE_FLUSH_TIMEOUT)
         if self._plain is not None:
             await self._plain.close()  # every plain WebSocket closed with 1001
         await self._stop_runners()
@@ -492,7 +504,7 @@ def explore_gateways(container: Container) -> list[tuple[Any, GatewayDefinition,
             return container.create(cls, _node)
 
         for h in definition.handlers:
-            resolve_enhancers(definition.cls, h.function, empty, make)
+            resolve_enhancers(definition.cls, h.function, empty, make, h.signature)
             for spec in h.signature.injects:  # Inject() handler parameters: visible?
                 container.resolver(spec.token, node, definition.cls)
         resolve_class_guards(definition.cls, make)

@@ -193,7 +193,8 @@ class Logger:
         self._logger().critical(message, **fields)
 
 
-#: python-engineio/python-socketio/aiohttp loggers routed through nestpy's logging.
+#: nestpy's Engine.IO server's and python-engineio/python-socketio/aiohttp loggers, routed
+#: through nestpy's logging (``nestpy.engineio`` uses stdlib logging to stand alone).
 _LIBRARY_LOGGERS = ("nestpy.engineio", "engineio.server", "socketio.server", "aiohttp")
 
 _CORS_REFUSAL = " is not an accepted origin."

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nestpy import _metadata as md
-from nestpy._pipeline.params import parse_handler
+from nestpy._pipeline.params import HandlerSignature
 from nestpy._pipeline.throttle import ThrottleGuard
 from nestpy.common.decorators import ThrottleOptions
 
@@ -79,9 +79,14 @@ def resolve_class_guards(cls: type, make: Instantiate) -> tuple[Any, ...]:
 
 
 def resolve_enhancers(
-    cls: type, fn: Callable[..., Any], globals_: GlobalEnhancers, make: Instantiate
+    cls: type,
+    fn: Callable[..., Any],
+    globals_: GlobalEnhancers,
+    make: Instantiate,
+    signature: HandlerSignature,
 ) -> dict[str, tuple[Any, ...]]:
-    """Instances of every enhancer for handler *fn* of gateway *cls*, in execution order.
+    """Instances of every enhancer for handler *fn* of gateway *cls* (parsed into
+    *signature* at exploration), in execution order.
 
     Keys: ``guards`` (a ``ThrottleGuard`` first when ``@Throttle`` applies: it is the
     cheapest refusal), ``interceptors``, ``pipes``, ``filters`` and ``param_pipes`` (one
@@ -101,7 +106,6 @@ def resolve_enhancers(
     f = level(md.FILTERS, globals_.filters)
     throttle: ThrottleOptions | None = md.get_meta(fn, md.THROTTLE) or _nearest(cls, md.THROTTLE)
     throttlers = (ThrottleGuard(throttle.limit, throttle.ttl),) if throttle else ()
-    signature = parse_handler(cls, fn)
     return {
         "guards": (*throttlers, *g[0], *g[1], *g[2]),
         "interceptors": (*i[0], *i[1], *i[2]),

@@ -1,4 +1,5 @@
-"""Parse a handler's signature once, at bootstrap, into ``ParamSpec`` records."""
+"""Parse a handler's signature once, at bootstrap, into ``ParamSpec`` records (each body
+parameter with its validator built once)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
+from nestpy._di.decorators import Inject
+from nestpy._pipeline.markers import Ack, ConnectedSocket, Marker, MessageBody
+from nestpy._pipeline.validation import build_validator
 from nestpy.exceptions import BootstrapError
 
-__all__ = ["HandlerSignature", "ParamKind", "ParamSpec", "parse_handler"]
+__all__ = [
+    "HandlerContextError",
+    "HandlerDefinition",
+    "HandlerSignature",
+    "ParamKind",
+    "ParamSpec",
+    "parse_handler",
+]
 
 
 class ParamKind(enum.Enum):
@@ -37,6 +48,8 @@ class ParamSpec:
     pipes: tuple[Any, ...] = ()
     #: the DI token of an INJECT parameter
     token: Any = None
+    #: a BODY parameter's type validation (``build_validator``), built once; None: none
+    validator: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +83,11 @@ class HandlerContextError(BootstrapError):
 
 
 def _is_marker(obj: Any) -> bool:
-    from nestpy._di.decorators import Inject
-    from nestpy.websockets.decorators import _Marker
-
-    return isinstance(obj, _Marker | Inject)
+    return isinstance(obj, Marker | Inject)
 
 
 def _is_marker_class(obj: type) -> bool:
-    from nestpy._di.decorators import Inject
-    from nestpy.websockets.decorators import _Marker
-
-    return issubclass(obj, _Marker | Inject)
+    return issubclass(obj, Marker | Inject)
 
 
 def _name(annotation: Any) -> str:
@@ -89,19 +96,20 @@ def _name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 
-def _socket_like(annotation: Any) -> bool:
-    from nestpy.websockets.socket import Socket
-
+def _socket_like(annotation: Any, client_types: tuple[type, ...]) -> bool:
     if annotation in (Any, object, inspect.Parameter.empty):
         return True
-    return isinstance(annotation, type) and issubclass(annotation, Socket)
+    return isinstance(annotation, type) and issubclass(annotation, client_types)
 
 
-def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamSpec]) -> None:
+def _check_marker_less(
+    gateway: type, fn: Callable[..., Any], specs: list[ParamSpec], client_types: tuple[type, ...]
+) -> None:
     """In the (client, data) form the first parameter is the Socket: an annotation that says
     otherwise (a model, ``str``...) would hand the handler a Socket it does not expect."""
     first = specs[0]
-    if len(specs) == 2 and _socket_like(specs[1].annotation) and specs[1].annotation not in (
+    second = specs[1].annotation if len(specs) == 2 else None
+    if second is not None and _socket_like(second, client_types) and second not in (
         Any, object, inspect.Parameter.empty
     ):
         raise HandlerContextError(
@@ -109,7 +117,7 @@ def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamS
             f"parameter {specs[1].name!r} is annotated Socket, but a handler without markers "
             "is called as (client, data); put the Socket first or use ConnectedSocket()",
         )
-    if not _socket_like(first.annotation):
+    if not _socket_like(first.annotation, client_types):
         also = "" if len(specs) == 1 else " and mark the other parameter too"
         raise HandlerContextError(
             gateway, fn,
@@ -120,14 +128,18 @@ def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamS
         )
 
 
-def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
+def parse_handler(
+    gateway: type, fn: Callable[..., Any], client_types: tuple[type, ...] = ()
+) -> HandlerSignature:
     """Read *fn*'s parameters (after ``self``) into a ``HandlerSignature``.
+
+    *client_types*: the transport's client classes, the annotations the first parameter of
+    the marker-less ``(client, data)`` form may carry (besides none, ``Any`` or ``object``).
 
     Raises:
         HandlerContextError: a parameter has no marker while others do, a marker is
-            misused, or a type hint cannot be resolved.
+            misused, a type hint cannot be resolved, or a body type cannot be validated.
     """
-    from nestpy.websockets.decorators import Ack, ConnectedSocket, MessageBody
 
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -208,7 +220,7 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
             )
         # NestJS's marker-less form: (client, data)
         kinds = (ParamKind.SOCKET, ParamKind.BODY)
-        _check_marker_less(gateway, fn, specs)
+        _check_marker_less(gateway, fn, specs, client_types)
         specs = [
             dataclasses.replace(s, kind=kinds[j]) for j, s in enumerate(specs)
         ]
@@ -217,6 +229,7 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
             gateway, fn, "plain generators are not supported; use an async generator that "
             "yields WsResponse objects"
         )
+    specs = [_with_validator(gateway, fn, s) for s in specs]
     return HandlerSignature(
         params=tuple(specs),
         no_marker=no_marker,
@@ -226,3 +239,30 @@ def parse_handler(gateway: type, fn: Callable[..., Any]) -> HandlerSignature:
         returns=hints.get("return"),
         injects=tuple(s for s in specs if s.kind is ParamKind.INJECT),
     )
+
+
+def _with_validator(gateway: type, fn: Callable[..., Any], spec: ParamSpec) -> ParamSpec:
+    """*spec* with its validator: fails at bootstrap, not on the first message, when a body
+    type cannot be validated."""
+    if spec.kind is not ParamKind.BODY:
+        return spec
+    try:
+        validator = build_validator(spec.annotation)
+    except Exception as exc:
+        raise HandlerContextError(
+            gateway, fn,
+            f"parameter {spec.name!r}: cannot validate a message body as "
+            f"{spec.annotation!r} ({type(exc).__name__}); annotate it with a pydantic model, "
+            "a dataclass, a JSON type (str, int, dict, list[...]) or Any",
+        ) from exc
+    return dataclasses.replace(spec, validator=validator)
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerDefinition:
+    """One ``@SubscribeMessage`` method."""
+
+    event: str
+    name: str
+    function: Callable[..., Any]
+    signature: HandlerSignature

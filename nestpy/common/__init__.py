@@ -15,6 +15,7 @@ from nestpy.common.decorators import UseGuards as UseGuards
 from nestpy.common.decorators import UseInterceptors as UseInterceptors
 from nestpy.common.decorators import UsePipes as UsePipes
 from nestpy.common.filters import BaseWsExceptionFilter as BaseWsExceptionFilter
+from nestpy.common.interfaces import ApplicationContext as ApplicationContext
 from nestpy.common.interfaces import ArgumentMetadata as ArgumentMetadata
 from nestpy.common.interfaces import CallHandler as CallHandler
 from nestpy.common.interfaces import CanActivate as CanActivate
@@ -31,6 +32,7 @@ from nestpy.common.reflector import ReflectableDecorator as ReflectableDecorator
 from nestpy.common.reflector import Reflector as Reflector
 
 __all__ = [
+    "ApplicationContext",
     "ArgumentMetadata",
     "ArgumentsHost",
     "BaseWsExceptionFilter",

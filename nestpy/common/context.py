@@ -12,7 +12,8 @@ class ExecutionContext:
     """The current call: gateway class, handler, client, data and event pattern.
 
     ``switch_to_ws()`` returns the same object viewed as a ``WsArgumentsHost``
-    (``get_client()``, ``get_data()``, ``get_pattern()``), as in NestJS.
+    (``get_client()``, ``get_data()``, ``get_pattern()``), as in NestJS. The same class serves
+    every transport: the client is whatever the gateway's transport connects.
     """
 
     __slots__ = ("_client", "_cls", "_data", "_handler", "_pattern")
@@ -56,7 +57,7 @@ class ExecutionContext:
         return self
 
     def get_client(self) -> Any:
-        """The calling ``Socket``."""
+        """The calling client: a ``Socket``, or a ``WsClient`` in a plain WebSocket gateway."""
         return self._client
 
     def get_data(self) -> Any:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 from nestpy.common.context import ArgumentsHost, ExecutionContext
 
 __all__ = [
+    "ApplicationContext",
     "ArgumentMetadata",
     "CallHandler",
     "CanActivate",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 E_contra = TypeVar("E_contra", bound=BaseException, contravariant=True)
+_T = TypeVar("_T")
 
 #: ``call_next`` in ``intercept(context, call_next)``: runs the rest of the pipeline (inner
 #: interceptors, pipes, the handler) and returns the handler's result. For an async-generator
@@ -102,3 +104,31 @@ class ExceptionFilter(Protocol[E_contra]):
         for one; otherwise the ack gets the standard error payload.
         """
         ...
+
+
+class ApplicationContext(Protocol):
+    """The application's providers, as ``app.container`` and ``module.container`` give them
+    (NestJS's ``INestApplicationContext``).
+
+    .. versionadded:: 0.2
+    """
+
+    @overload
+    def get(self, token: type[_T]) -> _T: ...
+
+    @overload
+    def get(self, token: Any) -> Any: ...
+
+    def get(self, token: Any) -> Any:
+        """The instance bound to *token* in any module (``app.get``'s lookup).
+
+        Raises:
+            UnknownElementError: no module provides *token*.
+        """
+        ...
+
+    def instances(self) -> list[Any]:
+        """Every non-transient instance, in lifecycle-hook order (modules in discovery order:
+        their providers, then the module instance)."""
+        ...
+

@@ -230,7 +230,8 @@ class EngineIOServer:
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = self._websocket_response()
-        await ws.prepare(request)
+        if not await _accept(ws, request):
+            return ws
         sock = self._new_session(request, "websocket")
         sock.attach_websocket(ws, request)
         sock.send_packet(self._open_packet(sock.sid, "[]"))
@@ -240,7 +241,8 @@ class EngineIOServer:
 
     async def _upgrade(self, sock: EngineIOSocket, request: web.Request) -> web.StreamResponse:
         ws = self._websocket_response()
-        await ws.prepare(request)
+        if not await _accept(ws, request):
+            return ws
         # Node accepts the websocket and closes it when the session cannot take it (already
         # upgraded or upgrading): the client sees a clean close, not a failed handshake.
         if (
@@ -287,36 +289,31 @@ class EngineIOServer:
         """An Engine.IO error response (HTTP 400, Node's JSON body)."""
         return _error(code, message, None)
 
-    def _warn_origin(self, request: web.Request) -> None:
-        """One warning per client address per ``WARN_INTERVAL`` for a refused origin, naming
-        the option that allows it (CORS is closed unless configured)."""
-        addr = request.remote or "?"
-        key = "origin " + addr
+    def _may_warn(self, key: str) -> bool:
+        """True at most once per *key* per ``WARN_INTERVAL`` seconds (bounded memory)."""
         now = asyncio.get_running_loop().time()
         last = self._warned.get(key)
         if last is not None and now - last < WARN_INTERVAL:
-            return
+            return False
         if len(self._warned) >= _WARN_MEMORY:
             self._warned.clear()
         self._warned[key] = now
-        _log.warning(
-            "origin %r from %s is not an accepted origin: allow it with the gateway's cors= "
-            "option (CORS is closed unless configured)",
-            request.headers.get("Origin"), addr,
-        )
+        return True
 
     def warn_invalid(self, sock: EngineIOSocket, what: str) -> None:
         """Log one warning line for *sock*'s invalid input, at most one per client address
         per ``WARN_INTERVAL`` seconds (a client cannot flood the log)."""
         addr = sock.request.remote or "?"
-        now = asyncio.get_running_loop().time()
-        last = self._warned.get(addr)
-        if last is not None and now - last < WARN_INTERVAL:
-            return
-        if len(self._warned) >= _WARN_MEMORY:
-            self._warned.clear()
-        self._warned[addr] = now
-        _log.warning("engine.io session %s from %s: %s; closing it", sock.sid, addr, what)
+        if self._may_warn(addr):
+            _log.warning("engine.io session %s from %s: %s; closing it", sock.sid, addr, what)
+
+    def _warn_origin(self, request: web.Request) -> None:
+        """One warning line for a refused origin, at most one per client address per
+        ``WARN_INTERVAL`` seconds; the origin is quoted and cut (it is the client's text).
+        python-engineio's wording, which ``nestpy.logger`` rewrites with the fix."""
+        if self._may_warn("origin " + (request.remote or "?")):
+            origin = request.headers.get("Origin", "")[:200]
+            _log.warning("%r is not an accepted origin.", origin)
 
     async def _dispatch(self, sock: EngineIOSocket, data: str | bytes) -> None:
         handler = self.on_message
@@ -368,4 +365,14 @@ def _error(code: int, message: str, cors: dict[str, str] | None, status: int = 4
     if cors:
         resp.headers.update(cors)
     return resp
+
+
+async def _accept(ws: web.WebSocketResponse, request: web.Request) -> bool:
+    """Complete the websocket handshake; False when the client left during it (nothing to
+    serve, and not a server error: aiohttp would log one)."""
+    try:
+        await ws.prepare(request)
+    except ConnectionError:
+        return False
+    return True
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._runtime import GatewayRuntime, Handler
 from nestpy.websockets.socket import Socket
 
 __all__ = ["Run", "namespace_label", "runtimes", "wrap_emits", "wrap_runtime"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from nestpy.websockets._engine import Handler
+from nestpy.websockets._runtime import Handler
 
 if TYPE_CHECKING:
     from nestpy.websockets._ws.client import WsClient

@@ -26,7 +26,8 @@ from socketio.async_admin import HOSTNAME, PID, InstrumentedAsyncServer
 
 from nestpy.exceptions import BootstrapError
 from nestpy.observability._hooks import Accept, namespace_label, runtimes, wrap_runtime
-from nestpy.websockets._engine import GatewayRuntime, Handler, NestAsyncServer
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._runtime import GatewayRuntime, Handler
 
 if TYPE_CHECKING:
     from nestpy.websockets.socket import Socket
@@ -70,7 +71,16 @@ class _Timestamps(dict[str, float]):
         self.pop(key, None)
 
 
-_MANGLED = "_InstrumentedAsyncServer__"  # where the base class keeps the originals
+_MANGLED = "_InstrumentedAsyncServer__"
+
+
+def _polling(session: Any) -> bool:
+    """Whether an Engine.IO session is still on long-polling: nestpy's sessions say their
+    ``transport``; python-engineio's say whether they ``upgraded``."""
+    transport = getattr(session, "transport", None)
+    if isinstance(transport, str):
+        return transport == "polling"
+    return not getattr(session, "upgraded", False)  # where the base class keeps the originals
 
 
 class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
@@ -90,11 +100,43 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
             manager.emit = self._emit
         sio.eio.on("connect", self._handle_eio_connect)
         sio.eio.on("disconnect", self._handle_eio_disconnect)
-        # nestpy's engine (nestpy.engineio) has no python-engineio response hook to count
-        # HTTP bytes through; the UI's per-transport counters stay empty.
+        ok = getattr(sio.eio, "_ok", None)
+        if ok is not None:  # python-engineio's HTTP responses; nestpy's engine has none
+            setattr(sio.eio, _MANGLED + "ok", ok)
+            sio.eio._ok = self._eio_http_response
 
     def uninstrument(self) -> None:
         """Nothing process-wide was patched; the server's own patches end with it."""
+
+    def serialize_socket(
+        self, sid: str, namespace: str, eio_sid: str | None = None
+    ) -> dict[str, Any]:
+        """python-socketio's socket summary for the admin UI, reading the Engine.IO session
+        from nestpy's engine (``eio.sockets``) instead of python-engineio's ``_get_socket``."""
+        if eio_sid is None:
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid)
+        session = self.sio.eio.sockets.get(eio_sid)
+        environ: dict[str, Any] = self.sio.environ.get(eio_sid, {})
+        tm = self.sio.manager._timestamps.get(sid, 0)
+        return {
+            "id": sid,
+            "clientId": eio_sid,
+            "transport": "polling" if session is not None and _polling(session) else "websocket",
+            "nsp": namespace,
+            "data": {},
+            "handshake": {
+                "address": environ.get("REMOTE_ADDR", ""),
+                "headers": {k[5:].lower(): v for k, v in environ.items()
+                            if k.startswith("HTTP_")},
+                "query": {k: v[0] if len(v) == 1 else v
+                          for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()},
+                "secure": environ.get("wsgi.url_scheme", "") == "https",
+                "url": environ.get("PATH_INFO", ""),
+                "issued": tm * 1000,
+                "time": datetime.fromtimestamp(tm, timezone.utc).isoformat() if tm else "",
+            },
+            "rooms": self.sio.manager.get_rooms(sid, namespace),
+        }
 
     def namespaces(self) -> list[str]:
         """The namespaces nestpy serves on this server (python-socketio's handler table
@@ -114,7 +156,7 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
                 "uptime": time.time() - start_time,
                 "clientsCount": len(self.sio.eio.sockets),
                 "pollingClientsCount": len(
-                    [s for s in self.sio.eio.sockets.values() if s.transport != "websocket"]
+                    [s for s in self.sio.eio.sockets.values() if _polling(s)]
                 ),
                 "aggregatedEvents": self.event_buffer.get_and_clear(),
                 "namespaces": [
@@ -125,34 +167,6 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
             while self.admin_queue:
                 event, args = self.admin_queue.pop(0)
                 await self.sio.emit(event, args, namespace=self.admin_namespace)
-
-    def serialize_socket(self, sid: str, namespace: str, eio_sid: str | None = None) -> Any:
-        """python-socketio's socket record, read from nestpy's engine sessions."""
-        if eio_sid is None:
-            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
-        session = self.sio.eio.sockets.get(eio_sid)
-        environ = self.sio.environ.get(eio_sid, {})
-        tm = self.sio.manager._timestamps.get(sid, 0)
-        return {
-            "id": sid,
-            "clientId": eio_sid,
-            "transport": "websocket" if session is not None
-            and session.transport == "websocket" else "polling",
-            "nsp": namespace,
-            "data": {},
-            "handshake": {
-                "address": environ.get("REMOTE_ADDR", ""),
-                "headers": {k[5:].lower(): v for k, v in environ.items()
-                            if k.startswith("HTTP_")},
-                "query": {k: v[0] if len(v) == 1 else v
-                          for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()},
-                "secure": environ.get("wsgi.url_scheme", "") == "https",
-                "url": environ.get("PATH_INFO", ""),
-                "issued": tm * 1000,
-                "time": datetime.fromtimestamp(tm, timezone.utc).isoformat() if tm else "",
-            },
-            "rooms": self.sio.manager.get_rooms(sid, namespace),
-        }
 
     async def report_connected(self, sock: Socket) -> None:
         """Tell connected admin UIs about *sock* once its connection is complete."""

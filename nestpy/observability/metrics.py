@@ -41,7 +41,8 @@ from nestpy.observability._hooks import (
 )
 from nestpy.observability._plain import Admit, PlainRun, wrap_host
 from nestpy.observability._plain import Disconnect as PlainDisconnect
-from nestpy.websockets._engine import Handler, NestAsyncServer
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._runtime import Handler
 
 if TYPE_CHECKING:
     from nestpy.websockets._ws.client import WsClient
@@ -318,7 +319,10 @@ def _live(servers: list[NestAsyncServer], hosts: list[WsHost]) -> Iterator[Metri
         for runtime in runtimes(sio):
             counts.setdefault(namespace_label(runtime), 0)
         for sock in list(sio.nest_sockets.values()):
-            ns = namespace_label(sock.gateway)
+            served_by = sio.gateway_for(sock.namespace)
+            if served_by is None:
+                continue
+            ns = namespace_label(served_by)
             counts[ns] = counts.get(ns, 0) + 1
     for host in hosts:
         counts[host.path] = counts.get(host.path, 0) + len(host.clients)
@@ -352,9 +356,10 @@ def _broker_healthy(manager: Any) -> bool:
     healthy = getattr(manager, "broker_healthy", None)  # an adapter may say it itself
     if isinstance(healthy, bool):
         return healthy
-    health = getattr(manager, "health", None)  # RedisIoAdapter/AmqpIoAdapter's outage link
-    if health is not None and isinstance(getattr(health, "healthy", None), bool):
-        return bool(health.healthy)
+    # A cluster manager's broker link (nestpy.websockets._outage): "up" while delivering.
+    link_up = getattr(getattr(manager, "health", None), "healthy", None)
+    if isinstance(link_up, bool):
+        return link_up
     return (
         bool(getattr(manager, "_started", False))
         and not getattr(manager, "_stopped", False)

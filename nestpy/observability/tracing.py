@@ -26,7 +26,8 @@ from nestpy.observability._hooks import (
 )
 from nestpy.observability._plain import Admit, PlainRun, wrap_host
 from nestpy.observability._plain import Disconnect as PlainDisconnect
-from nestpy.websockets._engine import Handler, NestAsyncServer
+from nestpy.websockets._engine import NestAsyncServer
+from nestpy.websockets._runtime import Handler
 
 if TYPE_CHECKING:
     from nestpy.websockets._ws.client import WsClient

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from nestpy._di import Container, DynamicModule, Module, Provider
+from nestpy.common.interfaces import ApplicationContext
 from nestpy.exceptions import BootstrapError
 
 if TYPE_CHECKING:
@@ -140,8 +141,8 @@ class TestingModule:
         self._apps: list[NestApplication] = []
 
     @property
-    def container(self) -> Container:
-        """The DI container the module was compiled into."""
+    def container(self) -> ApplicationContext:
+        """The providers the module was compiled into (``get(token)``, ``instances()``)."""
         return self._container
 
     @overload

@@ -31,12 +31,15 @@ from typing import Any
 import socketio
 from socketio import packet as sio_packet
 
+from nestpy._pipeline.encoding import to_wire_args
 from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
+from nestpy.websockets._packet import NestPacket
 from nestpy.websockets._ratelimit import RateLimit, RateLimiter
 from nestpy.websockets._recovery import attach_recovery, pre_connect_as, rejoin
+from nestpy.websockets._runtime import GatewayRuntime, merge_runtimes
 from nestpy.websockets._transport import EngineBridge, bridge_class
 from nestpy.websockets.socket import Socket
 
@@ -53,105 +56,6 @@ if sys.version_info >= (3, 12):
 else:
     _spawn = asyncio.ensure_future
 
-
-
-def _has_binary(data: Any) -> bool:
-    """Whether *data* holds bytes anywhere (python-socketio's ``data_is_binary``, same answer)."""
-    # Exact types first (JSON-shaped data almost always is): plain loops, no generator.
-    t = type(data)
-    if t is list:
-        for item in data:  # noqa: SIM110 - any() over a generator costs twice as much
-            if _has_binary(item):
-                return True
-        return False
-    if t is dict:
-        for item in data.values():  # noqa: SIM110
-            if _has_binary(item):
-                return True
-        return False
-    if t is str or t is int or t is float or t is bool or data is None:
-        return False
-    if isinstance(data, list):
-        return any(map(_has_binary, data))
-    if isinstance(data, dict):
-        return any(map(_has_binary, data.values()))
-    return isinstance(data, bytes | bytearray)
-
-
-class _NestPacket(sio_packet.Packet):  # type: ignore[misc]
-    """python-socketio's default packet class with a cheaper binary check.
-
-    Upstream's ``data_is_binary`` builds a list and a ``functools.reduce`` over every
-    container it visits, on every packet built (each ack and emit): about a tenth of the CPU of
-    an ack round trip. ``_has_binary`` gives the same answer and stops at the first bytes.
-    Encoding, decoding and the ``json`` hook are inherited unchanged.
-    """
-
-    @classmethod
-    def data_is_binary(cls, data: Any) -> bool:
-        """Check if the data contains binary components."""
-        return _has_binary(data)
-
-
-class Handler:
-    """A compiled message handler: ``run(socket, body, ack_id)``; ``inline`` when sync."""
-
-    __slots__ = ("inline", "run")
-
-    def __init__(self, run: Callable[[Socket, Any, int | None], Awaitable[None]], inline: bool):
-        self.run = run
-        self.inline = inline
-
-
-class GatewayRuntime:
-    """What the server needs from a bound gateway (built by ``_binding``)."""
-
-    __slots__ = ("accept", "handlers", "name", "namespace", "on_disconnect", "unknown_event")
-
-    def __init__(
-        self,
-        name: str,
-        namespace: str | re.Pattern[str],
-        handlers: dict[str, Handler],
-        accept: Callable[[Socket], Awaitable[dict[str, Any] | None]],
-        on_disconnect: Callable[[Socket, str | None], Awaitable[None]],
-        unknown_event: Callable[[Socket, list[Any], int | None], Awaitable[None]] | None = None,
-    ) -> None:
-        self.name = name
-        self.namespace = namespace
-        self.handlers = handlers
-        self.accept = accept
-        self.on_disconnect = on_disconnect
-        #: an event no handler subscribes to: (socket, packet data, ack id); see _binding
-        self.unknown_event = unknown_event or _ignore_event
-
-
-async def _ignore_event(sock: Socket, data: list[Any], ack_id: int | None) -> None:
-    return None
-
-
-def _merge(first: GatewayRuntime, second: GatewayRuntime) -> GatewayRuntime:
-    """One runtime for two gateways on one namespace: handlers united, hooks in order
-    (the first refusal wins). Duplicate events are refused at bootstrap (``_explorer``)."""
-    clash = sorted(set(first.handlers) & set(second.handlers))
-    if clash:
-        raise BootstrapError(
-            f"[gateways={first.name}, {second.name}] both handle {clash} on namespace "
-            f"{first.namespace!r}; keep one handler per event and namespace"
-        )
-
-    async def accept(sock: Socket) -> dict[str, Any] | None:
-        refusal = await first.accept(sock)
-        return refusal if refusal is not None else await second.accept(sock)
-
-    async def on_disconnect(sock: Socket, reason: str | None) -> None:
-        await first.on_disconnect(sock, reason)
-        await second.on_disconnect(sock, reason)
-
-    return GatewayRuntime(
-        f"{first.name}+{second.name}", first.namespace, {**first.handlers, **second.handlers},
-        accept, on_disconnect, first.unknown_event,
-    )
 
 
 class _Flow:
@@ -226,7 +130,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         super().__init__(**kwargs)
         if self.packet_class is sio_packet.Packet:
             # The default serializer only (msgpack or a custom class are left alone).
-            self.packet_class = _NestPacket
+            self.packet_class = NestPacket
         self.nest_sockets: dict[str, Socket] = {}
         self._exact: dict[str, GatewayRuntime] = {}
         self._patterns: list[tuple[re.Pattern[str], GatewayRuntime]] = []
@@ -268,11 +172,11 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         ns = runtime.namespace
         if isinstance(ns, str):
             first = self._exact.get(ns)
-            self._exact[ns] = runtime if first is None else _merge(first, runtime)
+            self._exact[ns] = runtime if first is None else merge_runtimes(first, runtime)
         else:
             for i, (pattern, first_rt) in enumerate(self._patterns):
                 if pattern == ns:
-                    self._patterns[i] = (pattern, _merge(first_rt, runtime))
+                    self._patterns[i] = (pattern, merge_runtimes(first_rt, runtime))
                     break
             else:
                 self._patterns.append((ns, runtime))
@@ -506,7 +410,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
-        sock.connected = True
+        sock._connected = True
         self.nest_sockets[sid] = sock
         if restored is not None:  # the packets it missed, in order, once
             for args in restored.missed:
@@ -536,10 +440,10 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         if self._nest_limit is not None and (refused := self._nest_limit.check(sock, id)):
             await refused
             return
-        handler = sock.gateway.handlers.get(event)
+        handler = sock._gateway.handlers.get(event)
         if handler is None:
             # NestJS ignores events no handler subscribes to; an ack is answered (_binding).
-            await sock.gateway.unknown_event(sock, data, id)
+            await sock._gateway.unknown_event(sock, data, id)
             return
         if not self._dispatch_step(sock, event, id):
             return
@@ -582,8 +486,8 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         if self.nest_recovery is not None:
             self.nest_recovery.persist(sock, reason)
-        sock.connected = False
-        await sock.gateway.on_disconnect(sock, reason)
+        sock._connected = False
+        await sock._gateway.on_disconnect(sock, reason)
 
     # -- shutdown -----------------------------------------------------------------------
 
@@ -628,6 +532,28 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         await self.eio.shutdown(timeout=timeout)
 
     # -- sending ------------------------------------------------------------------------
+
+    def ack_sender(self, sock: Socket, ack_id: int) -> Callable[..., Awaitable[None]]:
+        """The callable an ``Ack()`` parameter receives: sends acknowledgement *ack_id* of
+        *sock* once (later calls are ignored, as in Socket.IO)."""
+        eio_sid = sock._eio_sid
+        ns = sock.namespace
+        sent = False
+
+        def ack(*args: Any) -> asyncio.Future[None]:
+            nonlocal sent
+            if sent:  # Socket.IO acknowledges once; later calls are ignored
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                fut.set_result(None)
+                return fut
+            data = to_wire_args(args)  # an EncodeError leaves the ack unsent (answerable)
+            sent = True
+            # Written or queued now, in call order with the socket's other packets.
+            return self.send_now(
+                eio_sid, self.packet_class(sio_packet.ACK, namespace=ns, id=ack_id, data=data)
+            )
+
+        return ack
 
     async def send_ack(self, sock: Socket, ack_id: int, args: list[Any]) -> None:
         """Acknowledge message *ack_id* of *sock* with *args*."""

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nestpy import _metadata as md
-from nestpy._pipeline.params import HandlerSignature, ParamKind, parse_handler
-from nestpy._pipeline.validation import build_validator
+from nestpy._pipeline.params import HandlerDefinition, parse_handler
 from nestpy.exceptions import BootstrapError
 from nestpy.websockets.decorators import GatewayOptions, _ServerSlot
 from nestpy.websockets.interfaces import OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit
+from nestpy.websockets.socket import Socket
 
 __all__ = [
     "GatewayDefinition", "HandlerDefinition", "check_shared_namespaces", "explore_gateway",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class HandlerDefinition:
-    """One ``@SubscribeMessage`` method."""
-
-    event: str
-    name: str
-    function: Callable[..., Any]
-    signature: HandlerSignature
+#: What the first parameter of a marker-less ``(client, data)`` handler may be annotated as.
+_CLIENT_TYPES: tuple[type, ...] = (Socket,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,22 +36,6 @@ class GatewayDefinition:
 def _overrides(cls: type, base: type, name: str) -> bool:
     fn = getattr(cls, name, None)
     return fn is not None and fn is not getattr(base, name, None)
-
-
-def _check_body_types(cls: type, name: str, signature: HandlerSignature) -> None:
-    """Fail at bootstrap, not on the first message, when a body type cannot be validated."""
-    for spec in signature.params:
-        if spec.kind is not ParamKind.BODY:
-            continue
-        try:
-            build_validator(spec.annotation)
-        except Exception as exc:
-            raise BootstrapError(
-                f"[gateway={cls.__qualname__}, handler={name}] parameter {spec.name!r}: "
-                f"cannot validate a message body as {spec.annotation!r} ({type(exc).__name__}); "
-                "annotate it with a pydantic model, a dataclass, a JSON type (str, int, dict, "
-                "list[...]) or Any"
-            ) from exc
 
 
 def explore_gateway(cls: type) -> GatewayDefinition:
@@ -97,8 +73,7 @@ def explore_gateway(cls: type) -> GatewayDefinition:
                     f"[gateway={cls.__qualname__}] event {event!r} has two handlers: "
                     f"{handlers[event].name} and {name}; keep one @SubscribeMessage({event!r})"
                 )
-            signature = parse_handler(cls, fn)
-            _check_body_types(cls, name, signature)
+            signature = parse_handler(cls, fn, _CLIENT_TYPES)
             handlers[event] = HandlerDefinition(event, name, fn, signature)
     return GatewayDefinition(
         cls=cls,

@@ -17,7 +17,7 @@ from typing import Any
 
 from nestpy._pipeline.encoding import json_default
 from nestpy.websockets import _node_wire as wire
-from nestpy.websockets._cluster import BrokerUnavailableError, redact_url
+from nestpy.websockets._cluster_errors import BrokerUnavailableError, redact_url
 
 __all__ = ["NodeEmitterBackend"]
 

@@ -33,18 +33,18 @@ from aiohttp import web
 
 from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
-from nestpy.websockets._cluster import (
+from nestpy.websockets._cluster_errors import (
     BrokerUnavailableError,
     ClusterTimeoutError,
-    Selection,
     redact_url,
 )
+from nestpy.websockets._cluster_wire import Selection
 from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._node_common import (
     MAX_BACKOFF as _MAX_BACKOFF,
 )
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
-from nestpy.websockets.socket import RemoteSocket
+from nestpy.websockets._remote import RemoteSocket
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer

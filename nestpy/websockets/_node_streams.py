@@ -31,7 +31,8 @@ from aiohttp import web
 
 from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
-from nestpy.websockets._cluster import BrokerUnavailableError, Selection, redact_url
+from nestpy.websockets._cluster_errors import BrokerUnavailableError, redact_url
+from nestpy.websockets._cluster_wire import Selection
 from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._node_common import (
     MAX_BACKOFF as _MAX_BACKOFF,
@@ -39,7 +40,7 @@ from nestpy.websockets._node_common import (
 from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
 from nestpy.websockets._node_redis import _Waiting, wire_reason
 from nestpy.websockets._node_streams_recovery import StreamsRecovery
-from nestpy.websockets.socket import RemoteSocket
+from nestpy.websockets._remote import RemoteSocket
 
 if TYPE_CHECKING:
     from nestpy.websockets._recovery import RecoveryStore
@@ -414,7 +415,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
 
     async def _ask(self, operation: str, ns: str, kind: int, data: dict[str, Any],
                    local: list[Any], timeout: float | None) -> list[Any]:
-        from nestpy.websockets._cluster import ClusterTimeoutError
+        from nestpy.websockets._cluster_errors import ClusterTimeoutError
 
         expected = await self.count_nodes(ns) - 1
         if expected <= 0:
@@ -476,7 +477,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
     async def broadcast_with_ack(self, namespace: str, rooms: list[str], except_: list[str],
                                  event: str, args: list[Any], timeout: float) -> list[Any]:
         """Emit to the selected clients of every node; one ack per client."""
-        from nestpy.websockets._cluster import ClusterTimeoutError
+        from nestpy.websockets._cluster_errors import ClusterTimeoutError
         from nestpy.websockets._node_redis import _AckCollect
 
         nodes = max(await self.count_nodes(namespace) - 1, 0)

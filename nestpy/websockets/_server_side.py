@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nestpy.websockets._cluster import AdapterError
+from nestpy.websockets._cluster_errors import AdapterError
 
 if TYPE_CHECKING:
     from nestpy.websockets._engine import NestAsyncServer

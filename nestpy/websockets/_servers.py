@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
 import functools
 import inspect
@@ -235,3 +237,20 @@ class ServerRegistry:
     def all_servers(self) -> list[NestAsyncServer]:
         """Every Socket.IO server created so far."""
         return [s.server for e in self.ports.values() for s in e.servers.values()]
+
+    async def drain(self) -> None:
+        """Stop accepting connections and events on every server and let in-flight handlers
+        finish (each server's ``drain_timeout``)."""
+        servers = self.all_servers()
+        if servers:
+            await asyncio.gather(*(sio.drain() for sio in servers))
+
+    async def close(self, flush_timeout: float) -> None:
+        """Disconnect every client (a server disconnect each sees at once, flushed for at
+        most *flush_timeout* seconds) and shut every server down. Errors are not raised:
+        closing goes on for the other servers."""
+        for sio in self.all_servers():
+            with contextlib.suppress(Exception):
+                await sio.disconnect_all(timeout=flush_timeout)
+            with contextlib.suppress(Exception):
+                await sio.shutdown()

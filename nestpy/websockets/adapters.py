@@ -13,15 +13,14 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from nestpy.websockets._cluster import (
+from nestpy.websockets._cluster import ClusterManager
+from nestpy.websockets._cluster_errors import (
     AdapterError,
     BrokerUnavailableError,
-    ClusterAioPikaManager,
-    ClusterManager,
-    ClusterRedisManager,
     ClusterTimeoutError,
     redact_url,
 )
+from nestpy.websockets._cluster_managers import ClusterAioPikaManager, ClusterRedisManager
 from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._outage import AdapterHealth, HealthListener
 

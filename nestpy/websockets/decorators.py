@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nestpy import _metadata as md
+from nestpy._pipeline.markers import Ack as Ack
+from nestpy._pipeline.markers import ConnectedSocket as ConnectedSocket
+from nestpy._pipeline.markers import MessageBody as MessageBody
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
@@ -91,49 +94,6 @@ def SubscribeMessage(event: str) -> Callable[[F], F]:
         return fn
 
     return decorate
-
-
-class _Marker:
-    __slots__ = ()
-
-
-class MessageBody(_Marker):
-    """Parameter marker: the message payload, or one property of it.
-
-    ``Annotated[T, MessageBody()]`` receives the whole body; ``MessageBody("room")``
-    picks ``body["room"]``. Extra arguments are pipes applied to this parameter. A body
-    typed as a pydantic model or dataclass is validated and converted.
-    """
-
-    __slots__ = ("key", "pipes")
-
-    def __init__(self, key: str | None = None, *pipes: Any) -> None:
-        self.key = key
-        self.pipes = pipes
-
-    def __repr__(self) -> str:
-        return f"MessageBody({self.key!r})" if self.key else "MessageBody()"
-
-
-class ConnectedSocket(_Marker):
-    """Parameter marker: the calling ``Socket``."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "ConnectedSocket()"
-
-
-class Ack(_Marker):
-    """Parameter marker: a callable that acknowledges the message manually.
-
-    A handler that takes ``Ack()`` is not acknowledged with its return value.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Ack()"
 
 
 class _ServerSlot:

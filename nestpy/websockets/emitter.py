@@ -25,16 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from nestpy._pipeline.encoding import to_wire_args
 from nestpy._speed import default_json
-from nestpy.websockets._cluster import (
-    REQUEST,
+from nestpy.websockets._brokers import (
     AmqpPublisher,
     RedisPublisher,
-    Selection,
-    emit_message,
     publisher_for,
     publisher_link,
-    redact_url,
 )
+from nestpy.websockets._cluster_errors import AdapterError, redact_url
+from nestpy.websockets._cluster_wire import REQUEST, Selection, emit_message
 from nestpy.websockets._outage import DEFAULT_BUFFER_SIZE, AdapterHealth
 
 if TYPE_CHECKING:
@@ -151,8 +149,6 @@ class Emitter:
             AdapterError: the python-socketio protocol has no server-side emits.
         """
         if self._node is None:
-            from nestpy.websockets._cluster import AdapterError
-
             raise AdapterError("server_side_emit needs Emitter(protocol='socket.io')")
         ns = namespace if namespace.startswith("/") else "/" + namespace
         await self._node.request(ns, {"type": 6, "data": [event, *to_wire_args(args)]})

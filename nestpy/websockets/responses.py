@@ -1,19 +1,9 @@
-"""``WsResponse``: a handler result that is emitted to the caller as an event."""
+"""``WsResponse``: a handler result that is emitted to the caller as an event.
 
-from __future__ import annotations
+The class is defined in ``nestpy.common.responses`` (below this layer) so the pipeline
+compiler can recognise it; this is its public home.
+"""
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from nestpy.common.responses import WsResponse as WsResponse
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class WsResponse(Generic[T]):
-    """Emit *event* with *data* to the calling socket instead of acknowledging.
-
-    Returned (or yielded, from an async generator) by a ``@SubscribeMessage`` handler.
-    """
-
-    event: str
-    data: T = None  # type: ignore[assignment]
+__all__ = ["WsResponse"]

@@ -6,6 +6,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, overload
 
+import socketio
+
 from nestpy.websockets.events import E, P
 from nestpy.websockets.socket import BroadcastOperator, RemoteSocket, Socket
 
@@ -73,8 +75,9 @@ class Server(Generic[E]):
         return await self._all.emit_with_ack(event, *args)
 
     @property
-    def raw(self) -> NestAsyncServer:
-        """The underlying ``socketio.AsyncServer`` (escape hatch)."""
+    def raw(self) -> socketio.AsyncServer:
+        """The underlying ``socketio.AsyncServer`` (escape hatch; python-socketio's public
+        API)."""
         return self._server
 
     @property

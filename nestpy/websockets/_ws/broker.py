@@ -42,7 +42,7 @@ class Bridge:
         Raises:
             BrokerUnavailableError: the broker cannot be reached within the startup timeout.
         """
-        from nestpy.websockets._cluster import BrokerUnavailableError, redact_url
+        from nestpy.websockets._cluster_errors import BrokerUnavailableError, redact_url
 
         try:
             await asyncio.wait_for(self._start(), self.startup_timeout)

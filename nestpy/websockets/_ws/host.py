@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 
 from nestpy.common.filters import INTERNAL_ERROR
 from nestpy.logger import Logger, ws_context
-from nestpy.websockets._engine import GatewayRuntime, _merge
+from nestpy.websockets._runtime import GatewayRuntime, merge_runtimes
 from nestpy.websockets._ws.client import WsClient
 from nestpy.websockets._ws.frames import (
     BadFrame,
@@ -104,7 +104,7 @@ class WsHost:
     def add_gateway(self, runtime: GatewayRuntime) -> None:
         """Serve *runtime*'s handlers here (several gateways on one path are merged)."""
         first = self._runtime
-        self._runtime = runtime if first is None else _merge(first, runtime)
+        self._runtime = runtime if first is None else merge_runtimes(first, runtime)
         self.refresh_handlers()
 
     @property
@@ -117,8 +117,12 @@ class WsHost:
         are added, or replaced at bootstrap by observability's wrappers)."""
         runtime = self._runtime
         self._handlers = {} if runtime is None else {
-            event: (cast(Run, h.run), h.inline) for event, h in runtime.handlers.items()
+            event: (h.run, h.inline) for event, h in runtime.handlers.items()
         }
+
+    def ack_sender(self, client: WsClient, key: Any) -> Callable[..., Awaitable[None]]:
+        """The callable an ``Ack()`` parameter receives for request *key* of *client*."""
+        return client.ack_sender(key)
 
     async def send_ack(self, client: WsClient, key: Any, args: list[Any]) -> None:
         """Reply to one request with a handler's result (*args*: ``[]`` for None)."""

@@ -128,7 +128,9 @@ async def test_without_metrics_nothing_is_wrapped_or_served() -> None:
         # no instance attribute shadows the server's send methods; handlers are the compiled ones
         assert "send_to" not in vars(sio) and "emit" not in vars(sio)
         runtime = sio.gateway_for("/obs")
-        assert runtime.handlers["echo"].run.__qualname__.startswith("_compile_handler")
+        run = runtime.handlers["echo"].run
+        assert run.__module__ == "nestpy._pipeline.compiler"
+        assert run.__qualname__.startswith("compile_handler.<locals>.")
         async with aiohttp.ClientSession() as http, http.get(app.get_url() + "/metrics") as r:
             assert r.status == 404
 

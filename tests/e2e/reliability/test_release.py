@@ -1,6 +1,6 @@
 """Sessions and requests are released at once: when the client leaves, or when the server
-refuses what it sent (issue 11). Both were transport defects of python-engineio that nestpy's
-own Engine.IO server (issue 8) fixed."""
+refuses what it sent (issue 11). Both were strict xfails for transport defects of
+python-engineio; nestpy's own Engine.IO server fixed them, so they pass plainly now."""
 
 from __future__ import annotations
 
