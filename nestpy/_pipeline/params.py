@@ -94,7 +94,12 @@ def _socket_like(annotation: Any) -> bool:
 
     if annotation in (Any, object, inspect.Parameter.empty):
         return True
-    return isinstance(annotation, type) and issubclass(annotation, Socket)
+    # get_origin: on Python 3.10 ``list[int]`` is an instance of ``type`` (issubclass raises)
+    return (
+        isinstance(annotation, type)
+        and get_origin(annotation) is None
+        and issubclass(annotation, Socket)
+    )
 
 
 def _check_marker_less(gateway: type, fn: Callable[..., Any], specs: list[ParamSpec]) -> None:

@@ -804,7 +804,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
         )
         try:
             await asyncio.wait_for(asyncio.shield(echo), max(self.link.max_delay, 0.5))
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin on 3.10
             return False
         return True
 
@@ -1080,7 +1080,7 @@ class ClusterManager(AsyncPubSubManager):  # type: ignore[misc]
             pending.check()
             try:
                 await asyncio.wait_for(asyncio.shield(pending.future), self.request_timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin on 3.10
                 answers = list(pending.responses.values())
                 missing = [n for n in self.alive_nodes() if n not in pending.responses]
                 raise ClusterTimeoutError(

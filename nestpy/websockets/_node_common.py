@@ -169,7 +169,7 @@ class Outbox:
         if task is None:
             return
         if self._queue and not self._failing:
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), flush_timeout)
         task.cancel()
         with contextlib.suppress(BaseException):
