@@ -10,7 +10,17 @@ the socket list. Two things differ here:
 * ``instrument()`` also patches python-engineio's ``AsyncSocket`` *class* (packet and byte
   counts per transport, a socket report per ping): process-wide, never undone, and not
   re-entrant (a second instrumented server in one process recurses without end). nestpy
-  keeps only the per-server patches, so the UI shows no per-transport packet counts.
+  keeps only the per-server patches, so the UI shows no per-transport packet counts (nor
+  byte counts of polling responses: nestpy's Engine.IO server has no ``_ok`` to wrap).
+
+python-socketio private names used, written against python-socketio 5.18.1 (pinned in
+pyproject, canaried by ``tests/compat/test_socketio_admin.py``): ``InstrumentedAsyncServer``'s
+``_trigger_event``, ``_basic_enter_room``, ``_basic_leave_room``, ``_emit``,
+``_handle_eio_connect``, ``_handle_eio_disconnect`` and ``_emit_server_stats`` (replaced: it
+lists python-socketio's handler table, nestpy's namespaces are its gateways), the
+name-mangled originals it calls (``_InstrumentedAsyncServer__trigger_event`` ...),
+``AsyncServer._trigger_event`` and ``AsyncManager._timestamps``. No public seam exists: the
+admin server is built as a set of patches on a running server (upstream ``instrument()``).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from socketio.async_admin import HOSTNAME, PID, InstrumentedAsyncServer
 
@@ -89,8 +100,8 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
             manager.emit = self._emit
         sio.eio.on("connect", self._handle_eio_connect)
         sio.eio.on("disconnect", self._handle_eio_disconnect)
-        setattr(sio.eio, _MANGLED + "ok", sio.eio._ok)
-        sio.eio._ok = self._eio_http_response
+        # Not patched: python-engineio's ``AsyncServer._ok`` (per polling response byte
+        # counts). nestpy's Engine.IO server answers HTTP itself and has no such hook.
 
     def uninstrument(self) -> None:
         """Nothing process-wide was patched; the server's own patches end with it."""
@@ -113,7 +124,7 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
                 "uptime": time.time() - start_time,
                 "clientsCount": len(self.sio.eio.sockets),
                 "pollingClientsCount": len(
-                    [s for s in self.sio.eio.sockets.values() if not s.upgraded]
+                    [s for s in self.sio.eio.sockets.values() if s.transport == "polling"]
                 ),
                 "aggregatedEvents": self.event_buffer.get_and_clear(),
                 "namespaces": [
@@ -124,6 +135,36 @@ class _NestAdmin(InstrumentedAsyncServer):  # type: ignore[misc]
             while self.admin_queue:
                 event, args = self.admin_queue.pop(0)
                 await self.sio.emit(event, args, namespace=self.admin_namespace)
+
+    def serialize_socket(
+        self, sid: str, namespace: str, eio_sid: str | None = None
+    ) -> dict[str, Any]:
+        """python-socketio's socket report, with the transport read from nestpy's engine
+        (upstream asks python-engineio's ``_get_socket(...).upgraded``, which it lacks)."""
+        if eio_sid is None:
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        engine_socket = self.sio.eio.sockets.get(eio_sid)
+        environ = self.sio.environ.get(eio_sid, {})
+        tm = self.sio.manager._timestamps.get(sid, 0)
+        return {
+            "id": sid,
+            "clientId": eio_sid,
+            "transport": getattr(engine_socket, "transport", "polling"),
+            "nsp": namespace,
+            "data": {},
+            "handshake": {
+                "address": environ.get("REMOTE_ADDR", ""),
+                "headers": {k[5:].lower(): v for k, v in environ.items()
+                            if k.startswith("HTTP_")},
+                "query": {k: v[0] if len(v) == 1 else v
+                          for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()},
+                "secure": environ.get("wsgi.url_scheme", "") == "https",
+                "url": environ.get("PATH_INFO", ""),
+                "issued": tm * 1000,
+                "time": datetime.fromtimestamp(tm, timezone.utc).isoformat() if tm else "",
+            },
+            "rooms": self.sio.manager.get_rooms(sid, namespace),
+        }
 
     async def report_connected(self, sock: Socket) -> None:
         """Tell connected admin UIs about *sock* once its connection is complete."""
