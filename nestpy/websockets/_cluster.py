@@ -25,6 +25,14 @@ The manager starts with the aiohttp application that serves it (``on_startup``, 
 python-engineio's ``create_route`` driver entry, the same per-server seam ``_fanout`` uses): a
 broker that cannot be reached fails ``app.listen()`` with the URL (password redacted) and the
 fix. It stops in ``on_cleanup``.
+
+Upstream internals, written against python-socketio 5.18.1 / python-engineio 4.15.1 (pinned in
+pyproject; canaries in ``tests/compat/test_socketio_managers.py`` and
+``test_engineio_seams.py``): ``AsyncPubSubManager._publish`` / ``_listen`` (the documented
+subclass contract of a pub/sub manager), ``_handle_emit`` (overridden: excluded rooms are
+resolved per node, which upstream's message has no field for), ``AsyncAioPikaManager._exchange``
+/ ``_queue`` (its exchange and queue, consumed without acks), and the Engine.IO server's
+``_async["create_route"]`` (the only per-server hook into the aiohttp app it is attached to).
 """
 
 from __future__ import annotations
