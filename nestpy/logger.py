@@ -193,8 +193,9 @@ class Logger:
         self._logger().critical(message, **fields)
 
 
-#: python-engineio/python-socketio/aiohttp loggers routed through nestpy's logging.
-_LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "aiohttp")
+#: python-engineio/python-socketio/aiohttp loggers (and nestpy's Engine.IO server's, which
+#: logs through stdlib logging) routed through nestpy's logging.
+_LIBRARY_LOGGERS = ("engineio.server", "socketio.server", "aiohttp", "nestpy.engineio")
 
 _CORS_REFUSAL = " is not an accepted origin."
 _CLIENT_ERROR_SUFFIX = " (further occurrences of this error will be logged with level INFO)"

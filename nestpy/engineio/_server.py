@@ -159,6 +159,9 @@ class EngineIOServer:
         """Answer one Engine.IO HTTP request (aiohttp handler)."""
         cors = self._cors(request)
         if cors is None:
+            if self._may_warn(request.remote or "?"):
+                # worded as python-engineio's line: nestpy.logger turns it into the fix
+                _log.warning("%s is not an accepted origin.", request.headers.get("Origin"))
             return _error(3, "Not an accepted origin.", None)
         if request.method == "OPTIONS":
             return self._preflight(request, cors)
@@ -290,14 +293,19 @@ class EngineIOServer:
         """Log one warning line for *sock*'s invalid input, at most one per client address
         per ``WARN_INTERVAL`` seconds (a client cannot flood the log)."""
         addr = sock.request.remote or "?"
+        if self._may_warn(addr):
+            _log.warning("engine.io session %s from %s: %s; closing it", sock.sid, addr, what)
+
+    def _may_warn(self, addr: str) -> bool:
+        """At most one warning per client address per ``WARN_INTERVAL`` (bounded memory)."""
         now = asyncio.get_running_loop().time()
         last = self._warned.get(addr)
         if last is not None and now - last < WARN_INTERVAL:
-            return
+            return False
         if len(self._warned) >= _WARN_MEMORY:
             self._warned.clear()
         self._warned[addr] = now
-        _log.warning("engine.io session %s from %s: %s; closing it", sock.sid, addr, what)
+        return True
 
     async def _dispatch(self, sock: EngineIOSocket, data: str | bytes) -> None:
         handler = self.on_message

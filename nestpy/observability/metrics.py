@@ -40,6 +40,7 @@ from nestpy.observability._hooks import (
     wrap_runtime,
 )
 from nestpy.websockets._engine import Handler, NestAsyncServer
+from nestpy.websockets._outage import AdapterHealth
 
 if TYPE_CHECKING:
     from nestpy.websockets.socket import Socket
@@ -283,6 +284,9 @@ def _broker_healthy(manager: Any) -> bool:
     healthy = getattr(manager, "broker_healthy", None)  # an adapter may say it itself
     if isinstance(healthy, bool):
         return healthy
+    health = getattr(manager, "health", None)  # the outage-aware managers: their link state
+    if isinstance(health, AdapterHealth):
+        return health.healthy
     return (
         bool(getattr(manager, "_started", False))
         and not getattr(manager, "_stopped", False)
