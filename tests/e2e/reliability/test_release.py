@@ -1,6 +1,6 @@
 """Sessions and requests are released at once: when the client leaves, or when the server
-refuses what it sent (issue 11). Both tests are strict xfails for transport defects that the
-Engine.IO rewrite fixes; each flips to a failure then, and its marker goes."""
+refuses what it sent (issue 11). Both were strict xfails for transport defects of
+python-engineio's server; nestpy's own Engine.IO server (the transport rewrite) fixed them."""
 
 from __future__ import annotations
 
@@ -18,11 +18,6 @@ from nestpy import NestFactory
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.xfail(
-    reason="transport defect (issue 11, the Engine.IO rewrite): python-engineio's ping task "
-    "holds a closed session until its next ping is due (ping_interval, 25 s by default)",
-    strict=True,
-)
 async def test_a_disconnected_session_leaves_no_task_behind() -> None:
     app = await NestFactory.create(ChatModule)
     await app.listen(0, "127.0.0.1")
@@ -51,11 +46,6 @@ async def test_a_disconnected_session_leaves_no_task_behind() -> None:
         await app.close()
 
 
-@pytest.mark.xfail(
-    reason="transport defect (issue 8/11, the Engine.IO rewrite): a long-polling POST over "
-    "max_http_buffer_size is never answered and its request handler stays pending for good",
-    strict=True,
-)
 async def test_an_oversized_polling_post_is_answered_and_leaves_nothing_behind() -> None:
     app = await NestFactory.create(ChatModule)
     await app.listen(0, "127.0.0.1")
