@@ -75,7 +75,7 @@ class TimeoutInterceptor(NestInterceptor):
     async def intercept(self, context: ExecutionContext, call_next: CallHandler) -> Any:
         try:
             return await asyncio.wait_for(call_next(), self.seconds)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from Python 3.11 on
             raise WsException("Request timed out") from None
 # --8<-- [end:transform]
 

@@ -99,7 +99,12 @@ def _name(annotation: Any) -> str:
 def _socket_like(annotation: Any, client_types: tuple[type, ...]) -> bool:
     if annotation in (Any, object, inspect.Parameter.empty):
         return True
-    return isinstance(annotation, type) and issubclass(annotation, client_types)
+    # get_origin: on Python 3.10 ``list[int]`` is an instance of ``type`` (issubclass raises)
+    return (
+        isinstance(annotation, type)
+        and get_origin(annotation) is None
+        and issubclass(annotation, client_types)
+    )
 
 
 def _check_marker_less(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_origin
 
 import pydantic
 
@@ -26,7 +26,13 @@ def build_validator(annotation: Any) -> Callable[[Any], Any] | None:
     """
     if annotation is Any or annotation is object or annotation is None:
         return None
-    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+    # get_origin: on Python 3.10, ``dict[str, int]`` passes ``isinstance(..., type)`` and then
+    # makes ``issubclass`` raise
+    if (
+        isinstance(annotation, type)
+        and get_origin(annotation) is None
+        and issubclass(annotation, pydantic.BaseModel)
+    ):
         return annotation.model_validate
     validate = pydantic.TypeAdapter(annotation).validate_python
     if annotation in _FAST:

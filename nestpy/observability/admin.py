@@ -10,7 +10,17 @@ the socket list. Two things differ here:
 * ``instrument()`` also patches python-engineio's ``AsyncSocket`` *class* (packet and byte
   counts per transport, a socket report per ping): process-wide, never undone, and not
   re-entrant (a second instrumented server in one process recurses without end). nestpy
-  keeps only the per-server patches, so the UI shows no per-transport packet counts.
+  keeps only the per-server patches, so the UI shows no per-transport packet counts (nor
+  byte counts of polling responses: nestpy's Engine.IO server has no ``_ok`` to wrap).
+
+python-socketio private names used, written against python-socketio 5.18.1 (pinned in
+pyproject, canaried by ``tests/compat/test_socketio_admin.py``): ``InstrumentedAsyncServer``'s
+``_trigger_event``, ``_basic_enter_room``, ``_basic_leave_room``, ``_emit``,
+``_handle_eio_connect``, ``_handle_eio_disconnect`` and ``_emit_server_stats`` (replaced: it
+lists python-socketio's handler table, nestpy's namespaces are its gateways), the
+name-mangled originals it calls (``_InstrumentedAsyncServer__trigger_event`` ...),
+``AsyncServer._trigger_event`` and ``AsyncManager._timestamps``. No public seam exists: the
+admin server is built as a set of patches on a running server (upstream ``instrument()``).
 """
 
 from __future__ import annotations

@@ -1,20 +1,25 @@
-"""nestpy's pytest plugin (entry point ``pytest11: nestpy``): ``nest_app`` and ``nest_client``.
+"""nestpy's pytest fixtures ``nest_app`` and ``nest_client``: their types and their work.
+
+The ``pytest11: nestpy`` entry point is the top-level module ``nestpy_pytest``, which defines
+the two fixtures and imports this module only when a fixture runs (a plugin inside the
+``nestpy`` package would import nestpy before pytest-cov starts, and coverage would miss
+every module-level line).
 
 Both fixtures are factories, so one test can start several applications and open several
 clients. Whatever they created is closed at teardown, whether the test passed or failed:
 clients first, then applications (their ports refuse connections afterwards).
 
 The async fixtures run on pytest-asyncio (a dependency of pytest-aiohttp), in any
-``asyncio_mode``. The plugin is loaded by every pytest run in an environment where nestpy
-is installed, so it imports nothing heavy until a fixture is used.
+``asyncio_mode``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pytest
+from nestpy_pytest import nest_app, nest_client
 
 if TYPE_CHECKING:
     from nestpy._application import NestApplication
@@ -22,7 +27,14 @@ if TYPE_CHECKING:
     from nestpy.testing.client import SocketClient
     from nestpy.testing.module import TestingModule
 
-__all__ = ["NestAppFactory", "NestClientFactory", "nest_app", "nest_client"]
+__all__ = [
+    "NestAppFactory",
+    "NestClientFactory",
+    "app_factory",
+    "client_factory",
+    "nest_app",
+    "nest_client",
+]
 
 
 class NestAppFactory(Protocol):
@@ -65,25 +77,6 @@ class NestClientFactory(Protocol):
         ...
 
 
-def _async_fixture(fn: Callable[..., Any]) -> Any:
-    """``pytest_asyncio.fixture`` when available (works in strict and auto mode)."""
-    try:
-        import pytest_asyncio
-    except ImportError:  # pragma: no cover - depends on the environment
-
-        @pytest.fixture(name=fn.__name__)
-        def missing() -> Any:
-            pytest.fail(
-                f"the {fn.__name__} fixture needs pytest-asyncio: "
-                "pip install 'nestpy-io[test]' (or pytest-aiohttp)",
-                pytrace=False,
-            )
-
-        missing.__doc__ = fn.__doc__
-        return missing
-    return pytest_asyncio.fixture(fn)
-
-
 async def _make_app(target: Any, overrides: Mapping[Any, Any] | None) -> NestApplication:
     from dataclasses import replace
 
@@ -114,13 +107,13 @@ async def _make_app(target: Any, overrides: Mapping[Any, Any] | None) -> NestApp
     return module.create_nest_application()
 
 
-@_async_fixture
-async def nest_app() -> AsyncIterator[NestAppFactory]:
-    """Factory fixture: ``app = await nest_app(AppModule, overrides={Svc: fake})``.
+@contextlib.asynccontextmanager
+async def app_factory() -> AsyncIterator[NestAppFactory]:
+    """What the ``nest_app`` fixture yields: the factory, and the closing of what it made.
 
     The application listens on 127.0.0.1 with every port ephemeral; use
     ``app.url_for("/namespace")`` or ``nest_client(app, "/namespace")``. Every application
-    it returned is closed at teardown, even when the test failed.
+    it returned is closed on exit, even when the test failed.
     """
     apps: list[NestApplication] = []
 
@@ -146,13 +139,13 @@ async def nest_app() -> AsyncIterator[NestAppFactory]:
             raise errors[0]
 
 
-@_async_fixture
-async def nest_client(nest_app: NestAppFactory) -> AsyncIterator[NestClientFactory]:
-    """Factory fixture: ``client = await nest_client(app, "/chat", auth={...})``.
+@contextlib.asynccontextmanager
+async def client_factory() -> AsyncIterator[NestClientFactory]:
+    """What the ``nest_client`` fixture yields: the factory, and the disconnecting.
 
-    Returns a connected ``SocketClient``; every client it opened is disconnected at
-    teardown, even when the test failed, and before the applications of ``nest_app`` are
-    closed (it depends on ``nest_app`` for that order).
+    Returns a connected ``SocketClient``; every client it opened is disconnected on exit,
+    even when the test failed (the fixture depends on ``nest_app``, so clients go before
+    applications).
     """
     from nestpy.testing.client import SocketClient
 

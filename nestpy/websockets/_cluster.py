@@ -18,6 +18,14 @@ Redis/cluster adapters add, over the same channel:
 * **excluded rooms on emits** — an ``emit`` message may carry ``except_rooms``; each node
   resolves them against its own rooms (python-socketio only forwards sids to skip).
 
+Upstream internals, written against python-socketio 5.18.1 / python-engineio 4.15.1 (pinned in
+pyproject; canaries in ``tests/compat/test_socketio_managers.py`` and
+``test_engineio_seams.py``): ``AsyncPubSubManager._publish`` / ``_listen`` (the documented
+subclass contract of a pub/sub manager), ``_handle_emit`` (overridden: excluded rooms are
+resolved per node, which upstream's message has no field for), ``AsyncAioPikaManager._exchange``
+/ ``_queue`` (its exchange and queue, consumed without acks), and the Engine.IO server's
+``_async["create_route"]`` (the only per-server hook into the aiohttp app it is attached to).
+
 Every ``nestpy:*`` message is consumed in ``_listen`` before python-socketio's dispatcher sees
 it. Responses start with a fixed prefix naming their recipient, so the other nodes drop them
 without parsing the JSON.
@@ -26,6 +34,14 @@ The manager starts with the aiohttp application that serves it (``on_startup``, 
 python-engineio's ``create_route`` driver entry, the same per-server seam ``_fanout`` uses): a
 broker that cannot be reached fails ``app.listen()`` with the URL (password redacted) and the
 fix. It stops in ``on_cleanup``.
+
+Upstream internals, written against python-socketio 5.18.1 / python-engineio 4.15.1 (pinned in
+pyproject; canaries in ``tests/compat/test_socketio_managers.py`` and
+``test_engineio_seams.py``): ``AsyncPubSubManager._publish`` / ``_listen`` (the documented
+subclass contract of a pub/sub manager), ``_handle_emit`` (overridden: excluded rooms are
+resolved per node, which upstream's message has no field for), ``AsyncAioPikaManager._exchange``
+/ ``_queue`` (its exchange and queue, consumed without acks), and the Engine.IO server's
+``_async["create_route"]`` (the only per-server hook into the aiohttp app it is attached to).
 """
 
 from __future__ import annotations
@@ -258,7 +274,7 @@ class ClusterManager(ClusterRequests, AsyncPubSubManager):  # type: ignore[misc]
         )
         try:
             await asyncio.wait_for(asyncio.shield(echo), max(self.link.max_delay, 0.5))
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin on 3.10
             return False
         return True
 

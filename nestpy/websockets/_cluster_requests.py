@@ -216,7 +216,7 @@ class ClusterRequests:
             pending.check()
             try:
                 await asyncio.wait_for(asyncio.shield(pending.future), self.request_timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin on 3.10
                 answers = list(pending.responses.values())
                 missing = [n for n in self.alive_nodes() if n not in pending.responses]
                 raise ClusterTimeoutError(

@@ -51,8 +51,11 @@ if sys.version_info >= (3, 12):
 
     def _spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         # Eager start: a handler that finishes without suspending never becomes a
-        # scheduled task at all.
-        return asyncio.Task(coro, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        # scheduled task at all. The loop is passed: Python 3.13.0's Task(eager_start=True)
+        # without one fails with "'NoneType' object has no attribute 'is_running'".
+        return asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+            coro, loop=asyncio.get_running_loop(), eager_start=True
+        )
 else:
     _spawn = asyncio.ensure_future
 

@@ -15,6 +15,11 @@ past it the client is disconnected, not buffered for.
 Under another Engine.IO server (a plain ``socketio.AsyncServer``), these managers behave
 exactly as python-socketio's.
 
+Upstream internals, written against python-socketio 5.18.1 (pinned ``>=5.18,<5.19``; canaries
+in ``tests/compat/test_socketio_managers.py``): ``AsyncServer._send_packet`` (the per-socket
+fallback, as upstream's ``emit`` sends) and the manager's ``rooms`` / ``server.packet_class``.
+No public seam hands a manager an already-encoded packet per recipient.
+
 .. versionadded:: 0.1
 """
 

@@ -1,6 +1,11 @@
 """What nestpy's Node-protocol cluster managers share: local execution of the other nodes'
 requests, server-side emit listeners, the publish queue, the app lifecycle hook.
 
+Upstream internal: ``hook_app_lifecycle`` wraps the Engine.IO server's
+``_async["create_route"]`` (python-engineio 4.15.1's per-server driver table, mirrored by
+``_transport.EngineBridge``; canary in ``tests/compat/test_engineio_seams.py``), the one place
+that sees the aiohttp application a server is attached to.
+
 .. versionadded:: 0.2
 """
 
@@ -169,7 +174,7 @@ class Outbox:
         if task is None:
             return
         if self._queue and not self._failing:
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), flush_timeout)
         task.cancel()
         with contextlib.suppress(BaseException):

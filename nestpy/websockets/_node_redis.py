@@ -413,7 +413,7 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
             self.publish_request(ns, {**body, "requestId": req_id, "type": kind})
             try:
                 await asyncio.wait_for(asyncio.shield(waiting.future), limit)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin on 3.10
                 raise ClusterTimeoutError(
                     operation, limit, expected, waiting.received, [],
                     list(local) + self.wrap_items(kind, ns, waiting.items),
@@ -512,7 +512,7 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
             collect.check()
             try:
                 await asyncio.wait_for(asyncio.shield(collect.future), timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin on 3.10
                 raise ClusterTimeoutError(
                     "emit_with_ack", timeout, max(nodes, 0), max(nodes, 0) - collect.nodes_left,
                     [], list(collect.acks),

@@ -429,7 +429,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
                                              "uid": self.uid, "nsp": ns})
             try:
                 await asyncio.wait_for(asyncio.shield(waiting.future), limit)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin on 3.10
                 partial = waiting.items if kind != FETCH_SOCKETS else list(local) + [
                     RemoteSocket(self.server, wire.node_socket_to_summary(d, ns), "")
                     for d in waiting.items
@@ -503,7 +503,7 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
             collect.check()
             try:
                 await asyncio.wait_for(asyncio.shield(collect.future), timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin on 3.10
                 raise ClusterTimeoutError("emit_with_ack", timeout, nodes,
                                           nodes - collect.nodes_left, [],
                                           list(collect.acks)) from None

@@ -320,7 +320,7 @@ class BrokerLink:
                 continue
             self._set_state("resuming")
             reconnected = self._resubscribed_at if self._has_subscription else time.monotonic()
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(
                     self._settle(reconnected, self.resume_timeout), self.resume_timeout
                 )

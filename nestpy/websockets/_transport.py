@@ -7,6 +7,11 @@ python-socketio builds its Engine.IO server from ``AsyncServer._engineio_server_
 ``sleep``, ``create_event`` and ``generate_id``. ``EngineBridge`` is a
 ``nestpy.engineio.EngineIOServer`` answering exactly those, so python-socketio's rooms, client
 managers, packet codec and ``call``/``emit`` keep working on nestpy's own transport.
+
+Written against python-socketio 5.18.1 and python-engineio 4.15.1 (pinned in pyproject;
+``tests/compat/test_socketio_seams.py`` and ``test_engineio_seams.py``): the bridge mirrors
+python-engineio's private ``_async["create_route"]`` driver entry, which the cluster managers
+wrap to start with the aiohttp app.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ def test_ws_is_for_gateways_only(nestpy: Run, project: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_generated_ws_gateway_passes_its_test_and_the_checkers(
     nestpy: Run, project: Path, tmp_path: Path
 ) -> None:

@@ -24,7 +24,7 @@ import pytest
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Order matters: the module comes first, so the gateway and service register in ChatModule
 # (the nearest module) and ChatModule itself in AppModule's imports.

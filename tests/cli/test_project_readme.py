@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import socketio
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 

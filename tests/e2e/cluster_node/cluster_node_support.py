@@ -61,7 +61,7 @@ class NodeProcess:
         self._reader = asyncio.ensure_future(self._read())
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), 20)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             err = b""
             await self.stop()
             raise AssertionError(f"{self._argv[1]} did not start: {err!r}") from None
@@ -116,7 +116,7 @@ class NodeProcess:
                 proc.stdin.close()
         try:
             await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
         if self._reader is not None:
@@ -174,7 +174,7 @@ class Client:
         """True when no *event* arrives within *wait* seconds."""
         try:
             await asyncio.wait_for(self.queues[event].get(), wait)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return True
         return False
 

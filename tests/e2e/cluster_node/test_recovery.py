@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from asyncio_compat import within
 from cluster_node_support import WAIT, NodeProcess
 
 from nestpy import Module, NestFactory
@@ -104,7 +105,7 @@ def payloads(received: list[list[Any]], event: str) -> list[Any]:
 
 
 async def until(predicate: Any, timeout: float = WAIT) -> None:
-    async with asyncio.timeout(timeout):
+    async with within(timeout):
         while True:
             if predicate():
                 return
@@ -144,7 +145,7 @@ async def test_reconnect_within_the_window_recovers_everything(app_for, js_clien
                   "data": {"user": "ann"}}
     await gw.server.emit("tick", 6)
     received = await client.call("received")
-    async with asyncio.timeout(WAIT):
+    async with within(WAIT):
         while payloads(received, "tick")[-1:] != [6]:
             await asyncio.sleep(0.02)
             received = await client.call("received")
@@ -156,7 +157,7 @@ async def test_reconnect_within_the_window_recovers_everything(app_for, js_clien
     await until(lambda: gw.gone.count(first["id"]) == 2)
     await gw.server.emit("tick", 7)
     assert await client.call("reconnect") == {"id": first["id"], "recovered": True}
-    async with asyncio.timeout(WAIT):
+    async with within(WAIT):
         while payloads(received, "tick")[-1:] != [7]:
             await asyncio.sleep(0.02)
             received = await client.call("received")

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from asyncio_compat import within
 from cluster_node_support import REDIS_URL, WAIT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.interop]
@@ -175,7 +176,7 @@ async def _rooms_of(node: Any, sid: str) -> list[str]:
 
 async def _until(fetch: Any, ok: Any, timeout: float = WAIT) -> None:
     """Poll *fetch* (an async callable) until *ok* holds for its value; bounded."""
-    async with asyncio.timeout(timeout):
+    async with within(timeout):
         while True:
             value = await fetch()
             if ok(value):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from asyncio_compat import within
 from cluster_node_support import ThrowawayRedis
 
 from nestpy.websockets import SocketIoRedisAdapter
@@ -39,7 +40,7 @@ async def test_redis_restart(key, nest_node, client) -> None:
         redis.start()
         probe = aioredis.Redis.from_url(redis.url)
         try:
-            async with asyncio.timeout(10):  # both nodes subscribed again
+            async with within(10):  # both nodes subscribed again
                 while True:
                     counts = await probe.pubsub_numsub(f"{key}-request#/chat#")
                     if counts and counts[0][1] == 2:
@@ -51,7 +52,7 @@ async def test_redis_restart(key, nest_node, client) -> None:
         for n in range(back, back + 20):
             await send(n)
         got: list[int] = []
-        async with asyncio.timeout(10):
+        async with within(10):
             while not got or got[-1] != sent[-1]:
                 got.append(await listener.receive("n"))
         assert got == sorted(set(got))  # in order, once

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from asyncio_compat import within
 from cluster_node_support import REDIS_URL, WAIT, NestNode, NodeProcess, ThrowawayRedis
 
 from nestpy import Module, NestFactory
@@ -57,7 +58,7 @@ async def test_mixed_cluster_on_the_stream(key, nest_node, node_peer, client) ->
 
     await nest.server.in_("vip").sockets_join("joined")
     await node.call("join", nsp="/chat", rooms=["r1"], room="both")
-    async with asyncio.timeout(WAIT):
+    async with within(WAIT):
         while True:
             socks = {s.id: s.rooms for s in await nest.server.fetch_sockets()}
             if "joined" in socks[b.sid] and "both" in socks[a.sid]:
@@ -178,7 +179,7 @@ async def _session_saved(key: str) -> None:
 
     probe = aioredis.Redis.from_url(REDIS_URL)
     try:
-        async with asyncio.timeout(WAIT):
+        async with within(WAIT):
             while True:
                 if await probe.keys(f"{key}:session:*"):
                     return
@@ -190,12 +191,12 @@ async def _session_saved(key: str) -> None:
 async def _wait_ticks(client: NodeProcess, expected: list[Any]) -> None:
     received: list[list[Any]] = []
     try:
-        async with asyncio.timeout(WAIT):
+        async with within(WAIT):
             while ticks(received) != expected:
                 assert len(ticks(received)) <= len(expected), ticks(received)
                 await asyncio.sleep(0.02)
                 received = await client.call("received")
-    except TimeoutError:
+    except asyncio.TimeoutError:
         raise AssertionError(f"received {received}, expected ticks {expected}") from None
 
 
@@ -223,7 +224,7 @@ async def test_a_redis_restart_loses_nothing(key, nest_node, client) -> None:
         for n in range(20, 40):
             await send(n)
         got: list[int] = []
-        async with asyncio.timeout(15):
+        async with within(15):
             while len(got) < len(sent):
                 got.append(await listener.receive("n", timeout=15))
         assert got == sent  # every message, in order, once
@@ -256,7 +257,7 @@ async def test_redis_adapter_recovery_replays_what_node_broadcast(
         await _wait_ticks(js, [1])
         assert (await watcher.receive("tick"))[0] == 1
         await js.call("cut")
-        async with asyncio.timeout(WAIT):
+        async with within(WAIT):
             while True:
                 if me["id"] not in nest.server.sockets:
                     break

@@ -141,7 +141,7 @@ async def test_nginx_config_proxies_polling_and_websockets(
         proc.send_signal(signal.SIGQUIT)
         try:
             await asyncio.wait_for(proc.wait(), timeout=10)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
 

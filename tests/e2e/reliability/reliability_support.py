@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from asyncio_compat import within
 
 from nestpy import Module
 from nestpy.websockets import Server, Socket, SubscribeMessage, WebSocketGateway, WebSocketServer
@@ -83,7 +84,7 @@ async def eventually(
     predicate: Callable[[], bool | Awaitable[bool]], timeout: float = WAIT, step: float = 0.01
 ) -> None:
     """Wait until *predicate* holds (polling; bounded by *timeout*)."""
-    async with asyncio.timeout(timeout):
+    async with within(timeout):
         while True:
             result = predicate()
             if not isinstance(result, bool):

@@ -173,7 +173,7 @@ async def _numbered_broadcasts(
             got.append(queue.get_nowait())
         return len(got) >= sent
 
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(asyncio.TimeoutError):
         await eventually(drained, timeout=5)
     return got, restored, sent
 

@@ -15,6 +15,7 @@ The server runs on its own event loop in a thread, so hypothesis drives plain fu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import threading
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 import socketio
+from asyncio_compat import within
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -299,7 +301,7 @@ def test_after_the_fuzz_counts_are_back_to_baseline(served: Served) -> None:
     assert served.acked > 0
 
     async def settled() -> dict[str, int]:
-        async with asyncio.timeout(15):
+        async with within(15):
             while True:
                 counts = served.counts()
                 # the good client alone: its session, socket and rooms; no task left over
@@ -309,7 +311,7 @@ def test_after_the_fuzz_counts_are_back_to_baseline(served: Served) -> None:
 
     try:
         served.run(settled(), timeout=20)
-    except TimeoutError:
+    except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
         pytest.fail(
             f"internal counts did not return to {served.baseline}: "
             f"{served.run(served.acounts())}"

@@ -51,7 +51,7 @@ async def test_soak_of_300_clients_with_churn_leaves_no_growth() -> None:
 
         try:
             await eventually(settled, timeout=15, step=0.1)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             tasks = [repr(t.get_coro()) for t in asyncio.all_tasks()]
             pytest.fail(
                 f"counts grew: before {before}, after {internal_counts(app, base_tasks)}; {tasks}"

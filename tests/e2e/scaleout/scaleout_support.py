@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import socketio
+from asyncio_compat import within
 
 from nestpy import Module, NestApplication
 from nestpy.websockets import Server, Socket, SubscribeMessage, WebSocketGateway, WebSocketServer
@@ -132,7 +133,7 @@ class Client:
         """True when no *event* arrives within *wait* seconds."""
         try:
             await asyncio.wait_for(self._queues[event].get(), wait)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return True
         return False
 
@@ -143,7 +144,7 @@ class Client:
 
 async def until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = WAIT) -> None:
     """Wait until *predicate* holds (polling; bounded by *timeout*)."""
-    async with asyncio.timeout(timeout):
+    async with within(timeout):
         while True:
             result = predicate()
             if not isinstance(result, bool):

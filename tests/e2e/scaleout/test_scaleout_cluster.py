@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+from asyncio_compat import within
 from scaleout_support import Cluster, Connect, Node, until
 
 from nestpy.websockets.adapters import ClusterTimeoutError
@@ -184,7 +185,7 @@ async def test_remote_socket_methods_go_through_the_broker(
 
 async def until_rooms(node: Node, sid: str, check: Any) -> None:
     """Wait until the socket *sid*'s rooms, as *node* fetches them, satisfy *check*."""
-    async with asyncio.timeout(2):
+    async with within(2):
         while True:
             socks = [s for s in await node.server.fetch_sockets() if s.id == sid]
             if socks and check(socks[0].rooms):

@@ -7,6 +7,7 @@ import logging
 import time
 
 import pytest
+from asyncio_compat import within
 from scaleout_support import ChatModule, Cluster, Connect, ThrowawayRedis, free_port
 
 from nestpy import NestFactory
@@ -120,15 +121,15 @@ async def test_redis_going_down_keeps_local_clients_served_and_recovers(
         assert "is unreachable" in str(info.value) and SECRET not in str(info.value)
 
         redis.start()  # same port: python-socketio's listener reconnects (1 s backoff)
-        async with asyncio.timeout(8):
+        async with within(8):
             while True:
                 await a.server.emit("after", 3)
                 try:
                     assert await bob.receive("after", timeout=0.2) == 3
                     break
-                except TimeoutError:
+                except asyncio.TimeoutError:
                     pass
-        async with asyncio.timeout(8):
+        async with within(8):
             while True:
                 try:
                     found = await a.server.fetch_sockets()

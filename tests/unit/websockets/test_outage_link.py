@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from asyncio_compat import within
 
 from nestpy.websockets._outage import Backoff, BrokerLink
 
@@ -31,7 +32,7 @@ class Broker:
 
 async def until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
     """Wait (bounded) until *predicate* holds."""
-    async with asyncio.timeout(timeout):
+    async with within(timeout):
         while True:
             if predicate():
                 return
