@@ -193,6 +193,25 @@ class NodeClusterMixin:
     json: Any
     get_participants: Callable[[str, Any], Any]
 
+    async def start(self) -> None:
+        """Connect to the broker (each manager's own)."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Disconnect from the broker (each manager's own)."""
+        raise NotImplementedError
+
+    def set_server(self, server: Any) -> None:
+        """Attach to *server*; start and stop with its aiohttp application."""
+        super().set_server(server)  # type: ignore[misc]
+        hook_app_lifecycle(server, self._on_startup, self._on_cleanup)
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        await self.start()
+
+    async def _on_cleanup(self, _app: web.Application) -> None:
+        await self.stop()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ss_handlers: dict[str, dict[str, list[ServerSideHandler]]] = {}

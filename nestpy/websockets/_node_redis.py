@@ -29,8 +29,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiohttp import web
-
 from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
 from nestpy.websockets._cluster_errors import (
@@ -43,7 +41,7 @@ from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._node_common import (
     MAX_BACKOFF as _MAX_BACKOFF,
 )
-from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
+from nestpy.websockets._node_common import NodeClusterMixin, Outbox
 from nestpy.websockets._remote import RemoteSocket
 
 if TYPE_CHECKING:
@@ -127,17 +125,6 @@ class NodeRedisManager(NodeClusterMixin, FastAsyncManager):
         self.last_server_count = 1
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    def set_server(self, server: Any) -> None:
-        """Attach to *server*; start and stop with its aiohttp application."""
-        super().set_server(server)
-        hook_app_lifecycle(server, self._on_startup, self._on_cleanup)
-
-    async def _on_startup(self, _app: web.Application) -> None:
-        await self.start()
-
-    async def _on_cleanup(self, _app: web.Application) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Connect to Redis and subscribe every served namespace (idempotent).

@@ -27,8 +27,6 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiohttp import web
-
 from nestpy.logger import Logger
 from nestpy.websockets import _node_wire as wire
 from nestpy.websockets._cluster_errors import BrokerUnavailableError, redact_url
@@ -37,7 +35,7 @@ from nestpy.websockets._fanout import FastAsyncManager
 from nestpy.websockets._node_common import (
     MAX_BACKOFF as _MAX_BACKOFF,
 )
-from nestpy.websockets._node_common import NodeClusterMixin, Outbox, hook_app_lifecycle
+from nestpy.websockets._node_common import NodeClusterMixin, Outbox
 from nestpy.websockets._node_redis import _Waiting, wire_reason
 from nestpy.websockets._node_streams_recovery import StreamsRecovery
 from nestpy.websockets._remote import RemoteSocket
@@ -129,17 +127,6 @@ class NodeStreamsManager(NodeClusterMixin, FastAsyncManager):
         return self._stream_recovery
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    def set_server(self, server: Any) -> None:
-        """Attach to *server*; start and stop with its aiohttp application."""
-        super().set_server(server)
-        hook_app_lifecycle(server, self._on_startup, self._on_cleanup)
-
-    async def _on_startup(self, _app: web.Application) -> None:
-        await self.start()
-
-    async def _on_cleanup(self, _app: web.Application) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Connect, subscribe every served namespace, start reading the stream (idempotent).

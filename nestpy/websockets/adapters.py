@@ -253,7 +253,27 @@ class AmqpIoAdapter(_BrokerAdapter):
         return manager
 
 
-class SocketIoRedisAdapter(IoAdapter):
+class _NodeProtocolAdapter(IoAdapter):
+    """What the two Node-protocol adapters share: counting the cluster's nodes."""
+
+    _managers: list[Any]
+
+    def server_count(self) -> int:
+        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
+        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
+        ``listen()``."""
+        return self._managers[0].last_server_count if self._managers else 1
+
+    async def count_servers(self, namespace: str = "/") -> int:
+        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
+
+        Raises:
+            BrokerUnavailableError: Redis cannot be reached.
+        """
+        return await self._managers[0].server_count(namespace) if self._managers else 1
+
+
+class SocketIoRedisAdapter(_NodeProtocolAdapter):
     """Join a Node socket.io cluster: the ``@socket.io/redis-adapter`` 8.x protocol.
 
     nestpy processes and Node socket.io (or NestJS) processes using
@@ -314,20 +334,6 @@ class SocketIoRedisAdapter(IoAdapter):
         self._managers.append(manager)
         return manager
 
-    def server_count(self) -> int:
-        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
-        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
-        ``listen()``."""
-        return self._managers[0].last_server_count if self._managers else 1
-
-    async def count_servers(self, namespace: str = "/") -> int:
-        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
-
-        Raises:
-            BrokerUnavailableError: Redis cannot be reached.
-        """
-        return await self._managers[0].server_count(namespace) if self._managers else 1
-
     @property
     def managers(self) -> tuple[NodeRedisManager, ...]:
         """The client managers created so far, one per Socket.IO server."""
@@ -337,7 +343,7 @@ class SocketIoRedisAdapter(IoAdapter):
         return f"SocketIoRedisAdapter({redact_url(self.url)!r}, key={self.key!r})"
 
 
-class SocketIoRedisStreamsAdapter(IoAdapter):
+class SocketIoRedisStreamsAdapter(_NodeProtocolAdapter):
     """Join a Node socket.io cluster on ``@socket.io/redis-streams-adapter`` 0.3.x.
 
     Lasting messages (broadcasts, sockets join / leave / disconnect) go through a Redis
@@ -414,20 +420,6 @@ class SocketIoRedisStreamsAdapter(IoAdapter):
         )
         self._managers.append(manager)
         return manager
-
-    def server_count(self) -> int:
-        """Nodes of the cluster (nestpy and Node) as last counted: at ``listen()`` and by
-        every cluster-wide request; ``await adapter.count_servers()`` counts now. 1 before
-        ``listen()``."""
-        return self._managers[0].last_server_count if self._managers else 1
-
-    async def count_servers(self, namespace: str = "/") -> int:
-        """Nodes serving *namespace* now (``PUBSUB NUMSUB``, as ``io.serverCount()``).
-
-        Raises:
-            BrokerUnavailableError: Redis cannot be reached.
-        """
-        return await self._managers[0].server_count(namespace) if self._managers else 1
 
     @property
     def managers(self) -> tuple[NodeStreamsManager, ...]:

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 from asyncio_compat import within
-from cluster_node_support import ThrowawayRedis
+from throwaway_redis import ThrowawayRedis
 
 from nestpy.websockets import SocketIoRedisAdapter
 
@@ -65,7 +65,7 @@ async def test_redis_restart(key, nest_node, client) -> None:
 
 @pytest.mark.parametrize("kind", ["redis", "streams"])
 async def test_redis_down_at_startup_is_a_clear_error(kind: str) -> None:
-    from cluster_node_support import free_port
+    from throwaway_redis import free_port
 
     from nestpy import Module, NestFactory
     from nestpy.websockets import (

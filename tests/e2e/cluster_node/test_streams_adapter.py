@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from asyncio_compat import within
-from cluster_node_support import REDIS_URL, WAIT, NestNode, NodeProcess, ThrowawayRedis
+from cluster_node_support import REDIS_URL, WAIT, NestNode, NodeProcess
+from throwaway_redis import ThrowawayRedis
 
 from nestpy import Module, NestFactory
 from nestpy.websockets import (

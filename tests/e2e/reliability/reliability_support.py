@@ -8,17 +8,13 @@ test cuts and restores (the broker itself is never touched).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
-import subprocess
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 from asyncio_compat import within
+from throwaway_redis import free_port
 
 from nestpy import Module
 from nestpy.websockets import Server, Socket, SubscribeMessage, WebSocketGateway, WebSocketServer
@@ -92,52 +88,6 @@ async def eventually(
             if result:
                 return
             await asyncio.sleep(step)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ThrowawayRedis:
-    """A private ``redis-server`` on a free port (never the shared one on 6379)."""
-
-    def __init__(self) -> None:
-        exe = shutil.which("redis-server")
-        assert exe is not None, "redis-server is not installed"
-        self.exe = exe
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.2
-            ):
-                return
-            time.sleep(0.01)
-        raise RuntimeError("throwaway redis-server did not start")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 class TcpProxy:

@@ -23,9 +23,9 @@ from reliability_support import (
     ChatModule,
     Client,
     TcpProxy,
-    ThrowawayRedis,
     eventually,
 )
+from throwaway_redis import ThrowawayRedis
 
 from nestpy import NestApplication, NestFactory
 from nestpy.websockets import Server, _cluster, _outage

@@ -8,11 +8,6 @@ between them really crosses Redis or RabbitMQ.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
-import subprocess
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -154,54 +149,7 @@ async def until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float 
             await asyncio.sleep(0.01)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 #: ``await cluster("redis"|"amqp", n=2, url=None, **adapter_options)`` (conftest.py).
 Cluster = Callable[..., Awaitable[list[Node]]]
 #: ``await connect(node, user, rooms=())`` (conftest.py).
 Connect = Callable[..., Awaitable[Client]]
-
-
-class ThrowawayRedis:
-    """A private ``redis-server`` on a free port (never the shared one on 6379)."""
-
-    def __init__(self, password: str) -> None:
-        exe = shutil.which("redis-server")
-        assert exe is not None, "redis-server is not installed"
-        self.exe = exe
-        self.port = free_port()
-        self.password = password
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--requirepass", self.password],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.2
-            ):
-                return
-            time.sleep(0.01)
-        raise RuntimeError("throwaway redis-server did not start")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)

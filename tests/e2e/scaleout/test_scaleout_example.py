@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import socketio
-from scaleout_support import REDIS_URL, free_port
+from scaleout_support import REDIS_URL
+from throwaway_redis import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 from asyncio_compat import within
-from scaleout_support import ChatModule, Cluster, Connect, ThrowawayRedis, free_port
+from scaleout_support import ChatModule, Cluster, Connect
+from throwaway_redis import ThrowawayRedis, free_port
 
 from nestpy import NestFactory
 from nestpy.websockets.adapters import AmqpIoAdapter, BrokerUnavailableError, RedisIoAdapter
