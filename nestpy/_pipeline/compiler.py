@@ -37,6 +37,7 @@ __all__ = [
     "Enhancers",
     "Handler",
     "Run",
+    "RunNow",
     "async_intercept",
     "client_scoped",
     "compile_handler",
@@ -51,16 +52,25 @@ FORBIDDEN = "Forbidden resource"
 
 #: A compiled handler: ``run(client, body, ack_id)``.
 Run = Callable[[Any, Any, Any], Awaitable[None]]
+#: A compiled handler started synchronously: ``now(client, body, ack_id)`` returns None when
+#: it finished (its ack written or queued), or an awaitable of the rest.
+RunNow = Callable[[Any, Any, Any], Awaitable[None] | None]
 
 
 class Handler:
-    """A compiled message handler: ``run(client, body, ack_id)``; ``inline`` when sync."""
+    """A compiled message handler: ``run(client, body, ack_id)``; ``inline`` when sync.
 
-    __slots__ = ("inline", "run")
+    ``now`` is the same handler without a coroutine per message, for a sync handler on the
+    fast path (no guards, interceptors or async pipes) whose host can acknowledge
+    synchronously (``ack_now``); None otherwise.
+    """
 
-    def __init__(self, run: Run, inline: bool):
+    __slots__ = ("inline", "now", "run")
+
+    def __init__(self, run: Run, inline: bool, now: RunNow | None = None):
         self.run = run
         self.inline = inline
+        self.now = now
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +117,9 @@ def compile_handler(
     send_ack = server.send_ack
     ack_for = _ack_factory(server, uses_ack)
     send_error = getattr(server, "send_error", None)
+    ack_now: Callable[[Any, Any, list[Any]], Awaitable[None] | None] | None = getattr(
+        server, "ack_now", None
+    )
     reply_each = bool(getattr(server, "reply_each_item", False))
     fn_ref = hdef.function
 
@@ -260,6 +273,47 @@ def compile_handler(
                         await respond(sock, result, ack_id, False)
                 except Exception as exc:
                     await on_error(exc, sock, body, ack_id, None)
+
+            if ack_now is not None and not is_gen:
+                acknowledge = ack_now
+
+                async def reply(sock: Client, result: Any, body: Any, ack_id: Any) -> None:
+                    try:
+                        await respond(sock, result, ack_id, False)
+                    except Exception as exc:
+                        await on_error(exc, sock, body, ack_id, None)
+
+                def now(sock: Client, body: Any, ack_id: Any) -> Awaitable[None] | None:
+                    # ``run`` without a coroutine: the common reply (a JSON value acked) is
+                    # written before this returns; anything else returns what is left.
+                    try:
+                        result = bound(*build(sock, body, ack_for(sock, ack_id)))
+                        if type(result) is _CoroutineType:
+                            _background(finish(result, sock, body, ack_id))
+                            return None
+                        if isinstance(result, WsResponse):
+                            return reply(sock, result, body, ack_id)
+                        if ack_id is None or uses_ack:
+                            return None
+                        if result is None:
+                            return acknowledge(sock, ack_id, [])
+                        if type(result) is tuple:
+                            return acknowledge(sock, ack_id, to_wire_args(result))
+                        return acknowledge(
+                            sock, ack_id, [result if type(result) in native else encode(result)]
+                        )
+                    except Exception as exc:
+                        return failed(exc, sock, body, ack_id)
+
+                async def failed(exc: Exception, sock: Client, body: Any, ack_id: Any) -> None:
+                    # Raised again so that on_error runs while it is being handled (its log
+                    # line carries the traceback, as from ``run``).
+                    try:
+                        raise exc
+                    except Exception as again:
+                        await on_error(again, sock, body, ack_id, None)
+
+                return Handler(run, inline=True, now=now)
 
         return Handler(run, inline=not is_async and not is_gen)
 

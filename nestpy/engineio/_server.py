@@ -315,14 +315,24 @@ class EngineIOServer:
             origin = request.headers.get("Origin", "")[:200]
             _log.warning("%r is not an accepted origin.", origin)
 
-    async def _dispatch(self, sock: EngineIOSocket, data: str | bytes) -> None:
+    def _deliver(self, sock: EngineIOSocket, data: str | bytes) -> Awaitable[None] | None:
+        """Hand one MESSAGE to ``on_message``: None when it was handled before returning,
+        else an awaitable of the rest, which the reader awaits before reading *sock* on
+        (messages of one client are handled in order)."""
         handler = self.on_message
         if handler is None:
-            return
+            return None
         try:
             pending = handler(sock, data)
-            if pending is not None:
-                await pending
+        except Exception:  # a bug above the transport: logged, the connection carries on
+            _log.exception("engine.io session %s: message handler failed", sock.sid)
+            return None
+        return None if pending is None else self._finish_message(sock, pending)
+
+    @staticmethod
+    async def _finish_message(sock: EngineIOSocket, pending: Awaitable[Any]) -> None:
+        try:
+            await pending
         except Exception:  # a bug above the transport: logged, the connection carries on
             _log.exception("engine.io session %s: message handler failed", sock.sid)
 

@@ -324,7 +324,7 @@ class EngineIOSocket:
 
     async def run_websocket(self, ws: web.WebSocketResponse) -> None:
         """Read *ws* until it closes or the session ends."""
-        dispatch = self._server._dispatch
+        deliver = self._server._deliver
         try:
             while not self.closed:
                 msg = await ws.receive()
@@ -334,7 +334,9 @@ class EngineIOSocket:
                 if kind is WSMsgType.TEXT:
                     data: str = msg.data
                     if data[:1] == MESSAGE:  # the common case, dispatched without a detour
-                        await dispatch(self, data[1:])
+                        pending = deliver(self, data[1:])
+                        if pending is not None:
+                            await pending
                         continue
                     if not data or data[0] not in "0123456":
                         self._server.warn_invalid(self, "invalid websocket packet")
@@ -394,12 +396,17 @@ class EngineIOSocket:
 
     async def _on_packet(self, packet: str | bytes) -> None:
         if type(packet) is not str:
-            await self._server._dispatch(self, packet)
+            pending = self._server._deliver(self, packet)
+        elif packet[0] == MESSAGE:
+            pending = self._server._deliver(self, packet[1:])
+        else:
+            self._on_control(packet[0])
             return
-        kind = packet[0]
-        if kind == MESSAGE:
-            await self._server._dispatch(self, packet[1:])
-        elif kind == PONG:
+        if pending is not None:
+            await pending
+
+    def _on_control(self, kind: str) -> None:
+        if kind == PONG:
             self._on_pong()
         elif kind == CLOSE:
             self.close_by_client()

@@ -36,7 +36,7 @@ from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
-from nestpy.websockets._packet import NestPacket
+from nestpy.websockets._packet import NestPacket, has_binary
 from nestpy.websockets._ratelimit import RateLimit, RateLimiter
 from nestpy.websockets._recovery import attach_recovery, pre_connect_as, rejoin
 from nestpy.websockets._runtime import GatewayRuntime, merge_runtimes
@@ -61,6 +61,21 @@ else:
 
 
 
+#: The head of a text EVENT packet: ``2``, an optional namespace (``/chat,``; one with a
+#: query string is left to the general decoder) and an optional ack id, followed by the JSON
+#: array. python-socketio's ``Packet.decode`` reads the same packets the same way.
+_EVENT_HEAD = re.compile(r"2(?:(/[^,?]*),)?(\d{0,99})(?=\[)").match
+
+
+async def _in_context(context: tuple[str, str, str], rest: Awaitable[None]) -> None:
+    """Await *rest* (what a handler left to do) with the message's log context set."""
+    token = ws_context.set(context)
+    try:
+        await rest
+    finally:
+        ws_context.reset(token)
+
+
 class _Flow:
     """Per Engine.IO session: async handlers in flight, a binary packet awaiting attachments,
     and whether the client already got an invalid-packet close."""
@@ -72,6 +87,8 @@ class _Flow:
         self.waiter: asyncio.Future[None] | None = None
         self.binary: Any = None
 
+
+_SEPARATORS = (",", ":")
 
 #: Defaults of the Socket.IO-level bounds (gateway options of the same names).
 DEFAULT_MAX_HANDLERS_IN_FLIGHT = 64
@@ -160,6 +177,13 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         self._nest_unicast: Callable[[str, Any], Awaitable[None] | None] | None = (
             unicast if isinstance(self.manager, FastAsyncManager) else None
         )
+        # python-socketio's default text codec (NestPacket) is decoded and encoded inline on
+        # the hot path (same wire format); msgpack or a custom packet class is left alone.
+        self._fast_decode = self.packet_class is NestPacket
+        self._fast_ack = self._fast_decode and self._nest_unicast is not None
+        codec = self.packet_class.json
+        self._loads: Callable[[str], Any] = codec.loads
+        self._dumps: Callable[..., str] = codec.dumps
 
     def _engineio_server_class(self) -> type:
         return bridge_class(self._nest_deflate, self._nest_max_buffer)
@@ -269,7 +293,56 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             self.eio.warn_invalid(sock, what)
             sock.close("parse error")
 
-    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+    def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> Awaitable[None] | None:
+        # Called by the bridge for every Engine.IO MESSAGE. The common packet (a text EVENT
+        # whose handler is sync, acked with JSON) is decoded, run and acked before this
+        # returns: no coroutine, no Packet object. Everything else returns the coroutine of
+        # the general path (the bridge awaits it before reading that client further).
+        if type(data) is str and self._fast_decode:
+            match = _EVENT_HEAD(data)
+            if match is not None:
+                flow = self._flows.get(eio_sid)
+                if flow is None or flow.binary is not None:
+                    return self._handle_message(eio_sid, data)
+                try:
+                    args = self._loads(data[match.end():])
+                except Exception:  # the general path closes the client with a warning
+                    return self._handle_message(eio_sid, data)
+                if type(args) is list and args and type(args[0]) is str:
+                    ns, ack_id = match.groups()
+                    return self._handle_event_now(
+                        eio_sid, ns, int(ack_id) if ack_id else None, args
+                    )
+        return self._handle_message(eio_sid, data)
+
+    def _handle_event_now(
+        self, eio_sid: str, ns: str | None, ack_id: int | None, data: list[Any]
+    ) -> Awaitable[None] | None:
+        namespace = ns or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        sock = self.nest_sockets.get(sid) if sid is not None else None
+        if sock is None:
+            return None  # not (or no longer) connected to this namespace
+        handler = sock._gateway.handlers.get(data[0])
+        if (
+            handler is None or handler.now is None or self._draining
+            or self._nest_limit is not None
+        ):
+            return self._handle_event(eio_sid, ns, ack_id, data)
+        event = data[0]
+        if not self._dispatch_step(sock, event, ack_id):
+            return None
+        n = len(data)
+        body = data[1] if n == 2 else (None if n == 1 else data[1:])
+        context = (sid, namespace, event)
+        token = ws_context.set(context)
+        try:
+            rest = handler.now(sock, body, ack_id)
+        finally:
+            ws_context.reset(token)
+        return None if rest is None else _in_context(context, rest)
+
+    async def _handle_message(self, eio_sid: str, data: str | bytes) -> None:
         flow = self._flows.get(eio_sid)
         if flow is None:
             return
@@ -557,6 +630,29 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             )
 
         return ack
+
+    def ack_now(self, sock: Socket, ack_id: int, args: list[Any]) -> Awaitable[None] | None:
+        """``send_ack`` started synchronously: written or queued before this returns (None),
+        or the awaitable of a send that is not (another client manager)."""
+        if self._fast_ack and not has_binary(args):
+            session = self.eio.sessions.get(sock._eio_sid)
+            if session is None:
+                return None
+            ns = sock.namespace
+            session.send_packet(
+                ("43" if ns == "/" else "43" + ns + ",") + str(ack_id)
+                + self._dumps(args, separators=_SEPARATORS)
+            )
+            manager = self.manager
+            if session.transport == "websocket":
+                manager.direct_deliveries += 1
+            else:
+                manager.queued_deliveries += 1
+            return None
+        return self.send_now(
+            sock._eio_sid,
+            self.packet_class(sio_packet.ACK, namespace=sock.namespace, id=ack_id, data=args),
+        )
 
     async def send_ack(self, sock: Socket, ack_id: int, args: list[Any]) -> None:
         """Acknowledge message *ack_id* of *sock* with *args*."""
