@@ -228,27 +228,37 @@ class EngineIOServer:
             max_msg_size=self.max_payload, compress=self.per_message_deflate, autoping=True
         )
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
         ws = self._websocket_response()
         if not await _accept(ws, request):
-            return ws
+            return _gone()
         sock = self._new_session(request, "websocket")
         sock.attach_websocket(ws, request)
+        # Installed before anything is awaited: the client may send as soon as it has OPEN.
+        reader = sock.read_websocket(request)
         sock.send_packet(self._open_packet(sock.sid, "[]"))
         await self._connected(sock)
-        await sock.run_websocket(ws)
+        if reader is None:
+            await sock.run_websocket(ws)
+            return ws
+        reader.resume()
+        await reader.done
         return ws
 
     async def _upgrade(self, sock: EngineIOSocket, request: web.Request) -> web.StreamResponse:
         ws = self._websocket_response()
         if not await _accept(ws, request):
-            return ws
+            return _gone()
         # Node accepts the websocket and closes it when the session cannot take it (already
         # upgraded or upgrading): the client sees a clean close, not a failed handshake.
-        if (
-            sock.transport != "polling" or sock._upgrading or sock.closed or sock._closing
-            or not await sock.run_upgrade(ws, request)
-        ):
+        if sock.transport != "polling" or sock._upgrading or sock.closed or sock._closing:
+            await ws.close()
+            return ws
+        reader = sock.begin_upgrade(ws, request)
+        if reader is not None:
+            await reader.done
+            return ws
+        if not await sock.run_upgrade(ws, request):
             await ws.close()
             return ws
         await sock.run_websocket(ws)
@@ -375,6 +385,14 @@ def _error(code: int, message: str, cors: dict[str, str] | None, status: int = 4
     if cors:
         resp.headers.update(cors)
     return resp
+
+
+def _gone() -> web.Response:
+    # What a handler returns for a client that left during the websocket handshake. Not the
+    # half-prepared WebSocketResponse: aiohttp would call its close() and log the
+    # RuntimeError ("Call .prepare() first") as an unhandled error. This one's write fails
+    # with a ConnectionError, which aiohttp takes quietly.
+    return web.Response(status=400)
 
 
 async def _accept(ws: web.WebSocketResponse, request: web.Request) -> bool:

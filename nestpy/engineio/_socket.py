@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
 from nestpy.engineio import _codec
 from nestpy.engineio._codec import CLOSE, MESSAGE, NOOP, PING, PONG, UPGRADE, PacketError
+from nestpy.engineio._reader import WebSocketReader
 
 if TYPE_CHECKING:
     from nestpy.engineio._server import EngineIOServer
@@ -60,6 +62,7 @@ class EngineIOSocket:
         "_poll",
         "_poll_flush",
         "_posting",
+        "_reader",
         "_server",
         "_timeout_handle",
         "_turn",
@@ -96,6 +99,7 @@ class EngineIOSocket:
         # websocket: the response, its transport, frames held back this turn
         self._ws: web.WebSocketResponse | None = None
         self._wt: asyncio.Transport | None = None
+        self._reader: WebSocketReader | None = None
         self._turn = -1
         self._pending: list[bytes] | None = None
         self._pending_size = 0
@@ -322,8 +326,85 @@ class EngineIOSocket:
         self._wt = request.transport if not ws.compress else None
         self.transport = "websocket"
 
+    def read_websocket(self, request: web.Request) -> WebSocketReader | None:
+        """Read this session's websocket with nestpy's reader (``_reader``), paused until
+        its ``resume()``; None when aiohttp reads it (per-message deflate: ``run_websocket``)."""
+        transport = request.transport
+        if self._wt is None or transport is None:
+            return None
+        reader = self._reader = WebSocketReader(
+            self, transport, self._server.max_payload, self._server._spawn
+        )
+        reader.install(paused=True)
+        return reader
+
+    # Sink of the reader: the client's messages, in order.
+
+    def on_text(self, data: str) -> Awaitable[None] | None:
+        """A text frame: one Engine.IO packet."""
+        if data[:1] == MESSAGE:  # the common case, dispatched without a detour
+            return self._server._deliver(self, data[1:])
+        if not data or data[0] not in "0123456":
+            self._server.warn_invalid(self, "invalid websocket packet")
+            self.close(PARSE_ERROR)
+            return None
+        self._on_control(data[0])
+        return None
+
+    def on_binary(self, data: bytes) -> Awaitable[None] | None:
+        """A binary frame: a binary MESSAGE."""
+        return self._server._deliver(self, data)
+
+    def on_lost(self) -> None:
+        """The websocket ended (closed by the client, or the connection dropped)."""
+        self._finish(TRANSPORT_CLOSE)
+
+    def on_error(self) -> None:
+        """The client broke the websocket protocol (the reader sent the close frame)."""
+        self._finish(TRANSPORT_ERROR)
+
+    def begin_upgrade(
+        self, ws: web.WebSocketResponse, request: web.Request
+    ) -> WebSocketReader | None:
+        """Start upgrading this polling session to *ws* (read by nestpy's reader): the probe
+        runs as the reader's sink until ``5`` completes it. None when *ws* cannot be read by
+        it (aiohttp's reader: ``run_upgrade``)."""
+        transport = request.transport
+        if ws.compress or transport is None:
+            return None
+        self._upgrading = True
+        probe = _Probe(self, ws, request)
+        reader = probe.reader = WebSocketReader(
+            probe, transport, self._server.max_payload, self._server._spawn
+        )
+        probe.timer = asyncio.get_running_loop().call_later(
+            self._server.upgrade_timeout, probe.fail
+        )
+        reader.install()
+        return reader
+
+    def _upgraded(
+        self, ws: web.WebSocketResponse, request: web.Request, reader: WebSocketReader
+    ) -> bool:
+        """The probe is done (``5`` came): move to the websocket. False when the session
+        ended meanwhile."""
+        self._upgrading = False
+        if self.closed or self._closing:
+            return False
+        if self._poll is not None:
+            self._answer_poll(NOOP)
+        packets = self._buffer
+        self._buffer, self._buffer_size = [], 0
+        self.attach_websocket(ws, request)
+        self._reader = reader
+        reader.sink = self
+        for packet in packets:
+            self.send_packet(packet)
+        return True
+
     async def run_websocket(self, ws: web.WebSocketResponse) -> None:
-        """Read *ws* until it closes or the session ends."""
+        """Read *ws* with aiohttp's reader until it closes or the session ends (sessions
+        that negotiated per-message deflate; others use ``read_websocket``)."""
         deliver = self._server._deliver
         try:
             while not self.closed:
@@ -391,6 +472,11 @@ class EngineIOSocket:
                     self._answer_poll(NOOP)
             else:
                 return bool(msg.data == UPGRADE)
+
+    def _wt_probe(self, reader: WebSocketReader, frame: bytes) -> None:
+        reader.write(frame)
+        if self._poll is not None:
+            self._answer_poll(NOOP)
 
     # -- packets from the client --------------------------------------------------------
 
@@ -511,10 +597,64 @@ class EngineIOSocket:
         if self._pending:
             self._uncork()
         self._buffer, self._buffer_size = [], 0
+        reader = self._reader
         ws = self._ws
-        if ws is not None and not ws.closed:
+        if reader is not None:
+            reader.close()
+        elif ws is not None and not ws.closed:
             self._server._spawn(ws.close())
         self._server._forget(self, reason)
+
+
+class _Probe:
+    """The reader's sink while a polling session probes its new websocket: ``2probe`` is
+    answered ``3probe`` (and the pending poll a noop), ``5`` completes the upgrade; anything
+    else, the client leaving, or ``upgrade_timeout`` closes the websocket, and the session
+    carries on polling."""
+
+    __slots__ = ("reader", "request", "sock", "timer", "ws")
+
+    def __init__(self, sock: EngineIOSocket, ws: web.WebSocketResponse, request: web.Request):
+        self.sock = sock
+        self.ws = ws
+        self.request = request
+        self.reader: WebSocketReader | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def on_text(self, data: str) -> None:
+        sock = self.sock
+        reader = self.reader
+        assert reader is not None
+        if sock.closed:
+            self.fail()
+        elif data == "2probe":
+            sock._wt_probe(reader, _codec.frame("3probe"))
+        elif data == UPGRADE:
+            self._stop_timer()
+            if not sock._upgraded(self.ws, self.request, reader):
+                reader.close()
+        else:
+            self.fail()
+
+    def on_binary(self, data: bytes) -> None:
+        self.fail()
+
+    def on_lost(self) -> None:
+        self._stop_timer()
+        self.sock._upgrading = False
+
+    def on_error(self) -> None:
+        self.on_lost()
+
+    def fail(self) -> None:
+        self.on_lost()
+        if self.reader is not None:
+            self.reader.close()
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 def _text(body: str) -> web.Response:
