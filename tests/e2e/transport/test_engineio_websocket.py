@@ -130,12 +130,20 @@ async def test_server_close_sends_buffered_frames_then_a_close_frame(
     assert eng.disconnects == [(sid, "forced close")]
 
 
-async def test_upgrade_from_polling(engine: StartEngine, http: aiohttp.ClientSession) -> None:
-    eng = await engine()
+# Both readers: nestpy's (no extension), and aiohttp's where per-message deflate is on.
+DEFLATE = pytest.mark.parametrize("deflate", [False, True], ids=["nestpy-reader", "deflate"])
+
+
+@DEFLATE
+async def test_upgrade_from_polling(
+    engine: StartEngine, http: aiohttp.ClientSession, deflate: bool
+) -> None:
+    eng = await engine(per_message_deflate=deflate)
     sid = await eng.open_polling(http)
     poll = asyncio.ensure_future(eng.poll(http, sid).__aenter__())
     await asyncio.sleep(0.05)
-    ws = await http.ws_connect(eng.ws, params={**WS, "sid": sid})
+    ws = await http.ws_connect(eng.ws, params={**WS, "sid": sid}, compress=15 if deflate else 0)
+    assert eng.server.sessions[sid].compressed is False  # still polling
     await ws.send_str("2probe")
     assert await ws.receive_str(timeout=5) == "3probe"
     resp = await asyncio.wait_for(poll, 5)
@@ -158,21 +166,39 @@ async def test_upgrade_from_polling(engine: StartEngine, http: aiohttp.ClientSes
     await ws.send_str("4still here")
     assert await ws.receive_str(timeout=5) == "4still here"
     assert eng.server.sessions[sid].transport == "websocket"
+    assert eng.server.sessions[sid].compressed is deflate
 
 
-async def test_a_failed_upgrade_keeps_polling(
-    engine: StartEngine, http: aiohttp.ClientSession
+@DEFLATE
+@pytest.mark.parametrize("probe", ["4not a probe", b"\x01binary", "timeout", "drop"])
+async def test_a_failed_upgrade_keeps_polling_and_may_upgrade_again(
+    engine: StartEngine, http: aiohttp.ClientSession, deflate: bool, probe: str | bytes
 ) -> None:
-    eng = await engine()
+    eng = await engine(per_message_deflate=deflate, upgrade_timeout=0.3)
     sid = await eng.open_polling(http)
-    ws = await http.ws_connect(eng.ws, params={**WS, "sid": sid})
-    await ws.send_str("4not a probe")
-    msg = await ws.receive(timeout=5)
-    assert msg.type is aiohttp.WSMsgType.CLOSE
+    compress = 15 if deflate else 0
+    ws = await http.ws_connect(eng.ws, params={**WS, "sid": sid}, compress=compress)
+    if isinstance(probe, bytes):
+        await ws.send_bytes(probe)
+    elif probe == "drop":
+        await ws.close()  # the client gives up on its upgrade
+    elif probe != "timeout":  # "timeout": say nothing past upgrade_timeout
+        await ws.send_str(probe)
+    if probe != "drop":
+        msg = await ws.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.CLOSE
+    await eventually(lambda: not eng.server.sessions[sid]._upgrading)
     async with eng.post(http, sid, "4polling") as resp:
         assert resp.status == 200
     async with eng.poll(http, sid) as resp:
         assert await resp.text() == "4polling"
+    again = await http.ws_connect(eng.ws, params={**WS, "sid": sid}, compress=compress)
+    await again.send_str("2probe")
+    assert await again.receive_str(timeout=5) == "3probe"
+    await again.send_str("5")
+    await again.send_str("4upgraded")
+    assert await again.receive_str(timeout=5) == "4upgraded"
+    assert eng.server.sessions[sid].transport == "websocket"
 
 
 async def test_a_slow_reader_is_disconnected_not_buffered_for(
