@@ -26,6 +26,7 @@ from nestpy.websockets import (
     Socket,
     SubscribeMessage,
     WebSocketGateway,
+    WsResponse,
 )
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +53,29 @@ class RawGateway(OnGatewayConnection, OnGatewayDisconnect):
     @SubscribeMessage("echo")
     def echo(self, body: Annotated[Any, MessageBody()]) -> Any:
         return body
+
+    @SubscribeMessage("pair")
+    def pair(self) -> tuple[int, str]:
+        return 1, "two"
+
+    @SubscribeMessage("none")
+    def none(self) -> None:
+        return None
+
+    @SubscribeMessage("reply")
+    def reply(self) -> WsResponse[int]:
+        return WsResponse("replied", 1)
+
+    @SubscribeMessage("bytes")
+    def binary(self) -> bytes:
+        return b"\x00\x01"
+
+    @SubscribeMessage("later")
+    def later(self) -> Any:
+        async def done() -> str:
+            return "later"
+
+        return done()  # a plain def returning a coroutine: awaited off the read loop
 
     @SubscribeMessage("slow")
     async def slow(self, client: Annotated[Socket, ConnectedSocket()]) -> int:
@@ -103,6 +127,43 @@ async def _joined(http: aiohttp.ClientSession, app: NestApplication) -> Any:
     assert await ws.receive_str(timeout=5) == '42/raw,["welcome",1]'
     assert await ws.receive_str(timeout=5) == '42/raw,["welcome",2]'
     return ws
+
+
+async def test_sync_handlers_answer_every_kind_of_result_in_order(
+    app: NestApplication, http: aiohttp.ClientSession
+) -> None:
+    """Plain ``def`` handlers are run and acked as their packets are read (the inline path);
+    whatever that path does not write itself still comes out in the packets' order."""
+    ws = await _joined(http, app)
+    for packet in (
+        '42/raw,1["echo",{"a":[1,2]}]',
+        '42/raw,["echo","no ack asked"]',
+        '42/raw,2["pair"]',
+        '42/raw,3["none"]',
+        '42/raw,4["echo","a","b"]',
+        '42/raw?x=1,5["echo","q"]',  # a query on the namespace: the general decoder
+        '42/raw,6["reply"]',
+        '42/raw,7["bytes"]',
+        '42/raw,8["later"]',
+    ):
+        await ws.send_str(packet)
+    got: list[str | bytes] = []
+    while len(got) < 10:
+        msg = await ws.receive(timeout=5)
+        if msg.data != "2":  # the gateway's 250 ms PINGs
+            got.append(msg.data)
+    assert got == [
+        '43/raw,1[{"a":[1,2]}]',
+        '43/raw,2[1,"two"]',
+        "43/raw,3[]",
+        '43/raw,4[["a","b"]]',
+        '43/raw,5["q"]',
+        '42/raw,["replied",1]',
+        "43/raw,6[]",
+        '461-/raw,7[{"_placeholder":true,"num":0}]',
+        b"\x00\x01",
+        '43/raw,8["later"]',
+    ]
 
 
 async def test_connect_reply_comes_in_its_own_read_before_the_welcome_emits(
