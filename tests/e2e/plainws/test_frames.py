@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Any
 
 import aiohttp
 import pytest
@@ -10,8 +11,9 @@ import socketio
 from plainws_apps import AppWideModule, EventsGateway, MixedModule
 from plainws_helpers import Open, Start, eventually
 
+from nestpy import Module
 from nestpy.testing.ws_client import WsCallError, WsTestClient
-from nestpy.websockets import WsAdapter
+from nestpy.websockets import MessageBody, SubscribeMessage, WebSocketGateway, WsAdapter
 
 pytestmark = pytest.mark.e2e
 
@@ -188,6 +190,64 @@ async def test_origin_is_closed_by_default(start: Start) -> None:
     async with good:
         assert await good.call("echo", 1) == 1
 
+
+
+@WebSocketGateway(path="/listed", adapter=WsAdapter, cors={"origin": ["https://a.test"]})
+class ListedOrigins:
+    @SubscribeMessage("echo")
+    def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
+        return data
+
+
+@WebSocketGateway(path="/one", adapter=WsAdapter, cors="https://b.test")
+class OneOrigin:
+    @SubscribeMessage("echo")
+    def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
+        return data
+
+
+@WebSocketGateway(path="/any", adapter=WsAdapter, cors=True)
+class AnyOrigin:
+    @SubscribeMessage("echo")
+    def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
+        return data
+
+
+@Module(providers=[ListedOrigins, OneOrigin, AnyOrigin])
+class OriginsModule:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("path", "origin", "allowed"),
+    [
+        ("/listed", "https://a.test", True),
+        ("/listed", "https://b.test", False),
+        ("/one", "https://b.test", True),
+        ("/one", "https://b.test.evil", False),
+        ("/any", "http://anywhere.test", True),
+    ],
+)
+async def test_cors_origins_as_a_list_a_string_or_anything(
+    start: Start, path: str, origin: str, allowed: bool
+) -> None:
+    app = await start(OriginsModule)
+    client = app.test_client(path=path, adapter="ws", headers={"Origin": origin})
+    if not allowed:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.connect()
+        assert refused.value.status == 403
+        return
+    async with client:
+        assert await client.call("echo", origin) == origin
+
+
+async def test_a_plain_http_request_to_a_websocket_path_is_told_to_upgrade(start: Start) -> None:
+    app = await start(OriginsModule)
+    async with aiohttp.ClientSession() as http, http.get(app.url_for(None) + "/any") as resp:
+        assert resp.status == 426
+        assert resp.headers["Upgrade"] == "websocket"
+        assert await resp.text() == "expected a WebSocket upgrade"
 
 async def test_a_client_vanishing_mid_handler(start: Start, ws: Open) -> None:
     app = await start(MixedModule)
