@@ -13,7 +13,16 @@ from plainws_helpers import Open, Start, eventually
 
 from nestpy import Module
 from nestpy.testing.ws_client import WsCallError, WsTestClient
-from nestpy.websockets import MessageBody, SubscribeMessage, WebSocketGateway, WsAdapter
+from nestpy.websockets import (
+    ConnectedSocket,
+    MessageBody,
+    SubscribeMessage,
+    WebSocketGateway,
+    WebSocketServer,
+    WsAdapter,
+    WsClient,
+    WsServer,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -139,6 +148,78 @@ async def test_rooms_and_broadcast(start: Start, ws: Open) -> None:
         assert await c.receive("everyone") == 1
     assert outsider.received() == []  # not in blue
 
+
+
+@WebSocketGateway(path="/lobby", adapter=WsAdapter)
+class LobbyGateway:
+    """Rooms and the server's broadcast operators, driven by the clients."""
+
+    server: WsServer = WebSocketServer()
+
+    @SubscribeMessage("join")
+    async def join(self, rooms: Annotated[list[str], MessageBody()],
+                   client: Annotated[WsClient, ConnectedSocket()]) -> str:
+        for room in rooms:
+            await client.join(room)
+        return repr(client)
+
+    @SubscribeMessage("leave")
+    async def leave(self, room: Annotated[str, MessageBody()],
+                    client: Annotated[WsClient, ConnectedSocket()]) -> list[str]:
+        await client.leave(room)
+        return sorted(client.rooms)
+
+    @SubscribeMessage("shout")
+    async def shout(self, text: Annotated[str, MessageBody()]) -> None:
+        await self.server.to("a").in_("b").except_("muted").broadcast("news", text)
+        await self.server.except_("a").to("c").broadcast_raw('{"event": "raw", "data": 1}')
+        await self.server.broadcast("marker", text)
+
+    @SubscribeMessage("kick")
+    async def kick(self, client: Annotated[WsClient, ConnectedSocket()]) -> None:
+        await client.close(4001, "kicked")
+        await client.close(4002, "twice")  # already closed: nothing more is sent
+
+    @SubscribeMessage("close-all")
+    async def close_all(self) -> None:
+        await self.server.close_all(4000, "bye")
+
+
+@Module(providers=[LobbyGateway])
+class LobbyModule:
+    pass
+
+
+async def test_broadcast_operators_target_rooms_and_leave_out_excepted_ones(
+    start: Start, ws: Open
+) -> None:
+    app = await start(LobbyModule)
+    in_a, in_b_muted, in_c, left_a = [await ws(app, "/lobby") for _ in range(4)]
+    assert (await in_a.call("join", ["a"])).startswith("WsClient(id=")
+    await in_b_muted.call("join", ["b", "muted"])
+    await in_c.call("join", ["c"])
+    await left_a.call("join", ["a", "c"])
+    assert await left_a.call("leave", "a") == ["c"]
+    await in_a.send("shout", "hello")
+    # each client's frames arrive in order: what comes before "marker" is all it was sent
+    assert [await in_a.receive() for _ in range(2)] == [
+        {"event": "news", "data": "hello"}, {"event": "marker", "data": "hello"}]
+    assert await in_b_muted.receive() == {"event": "marker", "data": "hello"}
+    for client in (in_c, left_a):
+        assert [await client.receive() for _ in range(2)] == [
+            {"event": "raw", "data": 1}, {"event": "marker", "data": "hello"}]
+
+
+async def test_a_client_closed_twice_sees_the_first_close_and_close_all_reaches_everyone(
+    start: Start, ws: Open
+) -> None:
+    app = await start(LobbyModule)
+    kicked, others = await ws(app, "/lobby"), [await ws(app, "/lobby") for _ in range(2)]
+    await kicked.send("kick")
+    assert await kicked.wait_closed() == 4001
+    await others[0].send("close-all")
+    for client in others:
+        assert await client.wait_closed() == 4000
 
 async def test_both_transports_and_several_paths_share_one_port(
     start: Start, ws: Open
