@@ -76,3 +76,14 @@ def test_validation_pipe_handles_an_annotation_that_cannot_be_hashed() -> None:
         pipe.transform(["x"], meta)
     errors = caught.value.get_error()
     assert [e["field"] for e in errors] == ["ids.0"]
+
+
+def test_validation_pipe_validates_generic_containers() -> None:
+    # On Python 3.10 ``dict[str, int]`` passes isinstance(..., type): it must not be taken
+    # for a class (issubclass would raise) but validated like any other type.
+    pipe = ValidationPipe(forbid_non_whitelisted=True)
+    meta = ArgumentMetadata("body", dict[str, int], None)
+    assert pipe.transform({"a": "1"}, meta) == {"a": 1}
+    with pytest.raises(WsException) as caught:
+        pipe.transform({"a": "x"}, meta)
+    assert [e["field"] for e in caught.value.get_error()] == ["a"]
