@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_origin
 
 import pydantic
 
@@ -271,7 +271,13 @@ class ValidationPipe:
             return None
         strict = self.strict
         fields: frozenset[str] | None = None
-        if isinstance(metatype, type) and issubclass(metatype, pydantic.BaseModel):
+        # get_origin: on Python 3.10 ``list[int]`` passes ``isinstance(..., type)`` and then
+        # makes ``issubclass`` raise
+        if (
+            isinstance(metatype, type)
+            and get_origin(metatype) is None
+            and issubclass(metatype, pydantic.BaseModel)
+        ):
             names = set(metatype.model_fields)
             names.update(f.alias for f in metatype.model_fields.values() if f.alias)
             fields = frozenset(names)

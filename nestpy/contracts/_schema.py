@@ -50,25 +50,45 @@ class SchemaRegistry:
         except Exception as exc:  # PydanticSchemaGenerationError, PydanticInvalidForJsonSchema
             raise TypeError(f"cannot describe {tp!r} as a JSON schema: {exc}") from exc
         raw = dict(by_key[("it", mode)])
-        defs: dict[str, Any] = dict(top.get("$defs", {}))
-        renames: dict[str, str] = {}
-        for name, schema in defs.items():
-            renames[name] = self._register(name, _draft07(schema))
+        defs = {name: _draft07(schema) for name, schema in top.get("$defs", {}).items()}
+        renames = self._register(defs)
         out: dict[str, Any] = _draft07(raw)
-        if renames and any(k != v for k, v in renames.items()):
+        if any(k != v for k, v in renames.items()):
             out = _rename_refs(out, renames)
-            for new in set(renames.values()):
-                self.components[new] = _rename_refs(self.components[new], renames)
         return out
 
-    def _register(self, name: str, schema: dict[str, Any]) -> str:
-        # Two different types with one name (two modules' ``Message``) get Message, Message2…
-        candidate, n = name, 1
-        while candidate in self.components and self.components[candidate] != schema:
-            n += 1
-            candidate = f"{name}{n}"
-        self.components[candidate] = schema
-        return candidate
+    def _register(self, defs: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """Add one schema's *defs* to :attr:`components`; returns old name → registered name.
+
+        Two different types with one name (two modules' ``Message``) get Message, Message2…
+        A definition is compared with a registered one after its own references are renamed,
+        so a type that refers to a renamed one is renamed in turn (an unchanged registered
+        schema is never rewritten). Repeated until no name moves; numbers only grow, so it
+        ends.
+        """
+        number = dict.fromkeys(defs, 1)
+        while True:
+            renames = {name: _numbered(name, n) for name, n in number.items()}
+            final = {name: _rename_refs(schema, renames) for name, schema in defs.items()}
+            claimed: set[str] = set()
+            moved = False
+            for name, schema in final.items():
+                n = number[name]
+                while (candidate := _numbered(name, n)) in claimed or (
+                    self.components.get(candidate, schema) != schema
+                ):
+                    n += 1
+                claimed.add(candidate)
+                if n != number[name]:
+                    number[name], moved = n, True
+            if not moved:
+                for name, schema in final.items():
+                    self.components[renames[name]] = schema
+                return renames
+
+
+def _numbered(name: str, n: int) -> str:
+    return name if n == 1 else f"{name}{n}"
 
 
 def _draft07(node: Any) -> Any:

@@ -165,3 +165,52 @@ def test_logger_context_and_nest_aliases() -> None:
         ("via log", "info"), ("via warn", "warning"), ("via error", "error"),
         ("via fatal", "critical"), ("via verbose", "debug"),
     ]
+
+
+def test_an_event_field_is_kept_beside_the_message_at_every_level() -> None:
+    # structlog's own name for the message is "event"; nestpy's lines keep a caller's
+    # event= field (the Socket.IO event name) under "event" and the text under "message".
+    script = (
+        "from nestpy import Logger\n"
+        "log = Logger('Gw')\n"
+        "for name in ('debug', 'info', 'warning', 'error', 'fatal'):\n"
+        "    getattr(log, name)(name, event='join')\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError:\n"
+        "    log.exception('exception', event='join')\n"
+    )
+    lines = json_lines(run({"NESTPY_LOG_LEVEL": "debug"}, script).stderr)
+    assert [(x["message"], x["event"]) for x in lines] == [
+        (name, "join") for name in ("debug", "info", "warning", "error", "fatal", "exception")
+    ]
+    assert all("_nestpy_event" not in x for x in lines)
+
+
+def test_library_records_join_the_json_stream_at_their_level() -> None:
+    script = (
+        "import logging\n"
+        "from nestpy.logger import route_library_logs\n"
+        "route_library_logs()\n"
+        "lib = logging.getLogger('engineio.server')\n"
+        "lib.setLevel(logging.DEBUG)\n"
+        "lib.debug('a detail')\n"
+        "lib.info('a session opened')\n"
+        "lib.error('Invalid session s1 (further occurrences of this error will be logged"
+        " with level INFO)')\n"
+        "lib.warning('%s and %s', 'one argument')  # a broken record\n"
+        "lib.info('still logging')\n"
+    )
+    result = run({"NESTPY_LOG_LEVEL": "debug"}, script)
+    lines = json_lines("\n".join(
+        line for line in result.stderr.splitlines() if line.startswith("{")
+    ))
+    assert [(x["message"], x["level"], x["context"]) for x in lines] == [
+        ("a detail", "debug", "engineio.server"),
+        ("a session opened", "info", "engineio.server"),
+        # python-engineio's "log once" errors are bad client requests: warnings
+        ("Invalid session s1", "warning", "engineio.server"),
+        ("still logging", "info", "engineio.server"),
+    ]
+    # the broken record went to logging's own error report, not into the library
+    assert "--- Logging error ---" in result.stderr

@@ -93,9 +93,9 @@ def plain_options(gateway: type, options: GatewayOptions, app_adapter: Any = Non
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise _fail(gateway, f"unknown option {name!r} for a plain WebSocket gateway{hint} "
                         f"(options: {', '.join(sorted(PLAIN_OPTIONS))})")
+    # Only gateways ``is_plain`` accepted get here: ``adapter=`` is absent, WsAdapter or an
+    # instance of it (any other adapter makes a Socket.IO gateway).
     chosen = extra.get("adapter")
-    if chosen is not None and not (chosen is WsAdapter or isinstance(chosen, WsAdapter)):
-        raise _fail(gateway, f"adapter= accepts WsAdapter (or an instance), got {chosen!r}")
     base = chosen if isinstance(chosen, WsAdapter) else (
         app_adapter if isinstance(app_adapter, WsAdapter) else None)
     path = options.path

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from core_client import Client, Connect, Start
 
-from nestpy import BootstrapError, Module, NestFactory
+from nestpy import BootstrapError, DynamicModule, Module, NestApplication, NestFactory, Provider
+from nestpy.common import Reflector
 from nestpy.exceptions import LateRegistrationError
 from nestpy.websockets import (
     OnGatewayDisconnect,
@@ -162,3 +163,45 @@ async def test_a_port_in_use_is_a_clear_bootstrap_error() -> None:
         await app.close()
     finally:
         taken.close()
+
+
+async def test_url_for_a_class_or_namespace_no_gateway_declares(start: Start) -> None:
+    app = await start(LifeModule)
+    assert app.url_for(LifeGateway) == app.url_for("life") == app.url_for(None)
+    with pytest.raises(ValueError, match="Service is not a gateway"):
+        app.url_for(Service)
+    with pytest.raises(ValueError, match="no gateway serves namespace '/elsewhere'"):
+        app.url_for("elsewhere")
+
+
+class Settings:
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+
+@Module(providers=[LifeGateway])
+class ConfiguredModule:
+    """A root module configured at import time, with an async ``configure_app`` hook."""
+
+    configured: list[Any] = []
+
+    @classmethod
+    def for_root(cls, greeting: str) -> DynamicModule:
+        settings = Provider(Settings, use_value=Settings(greeting))
+        return DynamicModule(cls, providers=[Service, settings])
+
+    async def configure_app(self, app: NestApplication) -> None:
+        await asyncio.sleep(0)
+        ConfiguredModule.configured.append(app)
+
+
+async def test_a_dynamic_root_module_and_an_async_configure_app_hook(
+    start: Start, connect: Connect
+) -> None:
+    ConfiguredModule.configured.clear()
+    app = await start(ConfiguredModule.for_root("hi"))
+    assert ConfiguredModule.configured == [app]
+    assert app.container.get(Settings).greeting == "hi"
+    assert app.container.get(Reflector) is app.get(Reflector)  # the core module came along
+    client = await connect(app, "/life")
+    assert await client.call("ping") == "pong"

@@ -111,3 +111,42 @@ async def test_log_lines_in_a_handler_carry_sid_namespace_event(served: Served) 
     assert (failure["sid"], failure["namespace"], failure["event"]) == (sid, "/svc", "boom")
     assert "Traceback" in failure["exception"]
     assert "ValueError: exploded on purpose" in failure["exception"]
+
+
+async def start_hooked(mode: str) -> asyncio.subprocess.Process:
+    """``hooked_app.py`` in a subprocess, once it listens."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NESTPY_LOG")}
+    env.update(PYTHONPATH=str(ROOT), NESTPY_LOG_FORMAT="json", PYTHONUNBUFFERED="1")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "hooked_app.py"), mode, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 15)
+    assert line == b"listening\n"
+    return proc
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+async def test_enable_shutdown_hooks_closes_a_listening_app_on_sigterm(mode: str) -> None:
+    proc = await start_hooked(mode)
+    proc.send_signal(signal.SIGTERM)
+    out, _err = await asyncio.wait_for(proc.communicate(), 5)
+    assert proc.returncode == 0
+    assert out.decode().splitlines() == [
+        "before_application_shutdown SIGTERM", "on_application_shutdown SIGTERM", "exited",
+    ]
+
+
+async def test_a_second_signal_while_a_shutdown_hook_hangs_exits_at_once() -> None:
+    proc = await start_hooked("block")
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.send_signal(signal.SIGINT)
+    line = await asyncio.wait_for(proc.stdout.readline(), 5)
+    assert line == b"before_application_shutdown SIGINT\n"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = await asyncio.wait_for(proc.communicate(), 5)
+    assert proc.returncode == 128 + signal.SIGTERM
+    logs = [json.loads(x) for x in err.decode().splitlines() if x.startswith("{")]
+    forced = [x for x in logs if x["message"] == "second signal during shutdown: exiting now"]
+    assert [(x["level"], x["signal"]) for x in forced] == [("warning", "SIGTERM")]

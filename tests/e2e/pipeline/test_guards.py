@@ -358,3 +358,43 @@ async def test_reflector_typed_decorator_merge_and_inherited_metadata(harness: H
         (["read"], [None, ["read"]], None),
         (["read"], [None, ["read"]], True),
     ]
+
+
+# ---------------------------------------------------------------------------- ExecutionContext
+
+
+class ArgsGuard:
+    """Records the NestJS-style argument accessors of the context it is given."""
+
+    seen: list[Any] = []
+
+    def can_activate(self, context: ExecutionContext) -> bool:
+        client, data, pattern = context.get_args()
+        ArgsGuard.seen.append((
+            context.get_type(), type(client), data, pattern, context.get_arg_by_index(1),
+            context.get_arg_by_index(0) is context.switch_to_ws().get_client(), repr(context),
+        ))
+        return True
+
+
+@WebSocketGateway(namespace="ns")
+class ArgsGateway:
+    @UseGuards(ArgsGuard)
+    @SubscribeMessage("look")
+    def look(self, data: Any) -> str:
+        return "seen"
+
+
+@Module(providers=[ArgsGateway])
+class ArgsModule: ...
+
+
+async def test_the_context_args_are_client_data_and_pattern(harness: Harness) -> None:
+    ArgsGuard.seen.clear()
+    app = await harness.start(ArgsModule)
+    client = await harness.connect(app)
+    assert await client.call("look", {"n": 1}) == "seen"
+    assert ArgsGuard.seen == [(
+        "ws", Socket, {"n": 1}, "look", {"n": 1}, True,
+        "ExecutionContext(class=ArgsGateway, pattern='look')",
+    )]

@@ -87,3 +87,45 @@ async def test_app_wide_adapter_options_are_checked_at_listen() -> None:
             await app.listen(0, "127.0.0.1")
     finally:
         await app.close()
+
+
+async def test_app_wide_adapter_gateways_sharing_a_path_must_agree_at_listen() -> None:
+    @WebSocketGateway(path="/same", cors=True)
+    class Open:
+        pass
+
+    @WebSocketGateway(path="/same")
+    class Default:
+        pass
+
+    # Without adapter=, these are Socket.IO gateways at create(); the app-wide WsAdapter
+    # makes them plain at listen(), where their disagreement is found.
+    app = await NestFactory.create(_module(Open, Default))
+    app.use_websocket_adapter(WsAdapter(app))
+    try:
+        with pytest.raises(BootstrapError, match=r"\.Default\] shares path '/same' with other "
+                           "options"):
+            await app.listen(0, "127.0.0.1")
+    finally:
+        await app.close()
+
+
+@pytest.mark.e2e
+async def test_a_plain_gateway_without_a_path_answers_at_the_root_and_paths_get_a_slash(
+    start: Start, ws: Open
+) -> None:
+    @WebSocketGateway(adapter=WsAdapter)
+    class Root:
+        @SubscribeMessage("where")
+        def where(self, data: Annotated[Any, MessageBody()]) -> str:
+            return "root"
+
+    @WebSocketGateway(path="nested/", adapter=WsAdapter)
+    class Nested:
+        @SubscribeMessage("where")
+        def where(self, data: Annotated[Any, MessageBody()]) -> str:
+            return "nested"
+
+    app = await start(_module(Root, Nested))
+    assert await (await ws(app, "/")).call("where") == "root"
+    assert await (await ws(app, "/nested")).call("where") == "nested"

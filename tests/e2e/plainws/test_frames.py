@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Any
 
 import aiohttp
 import pytest
@@ -10,8 +11,18 @@ import socketio
 from plainws_apps import AppWideModule, EventsGateway, MixedModule
 from plainws_helpers import Open, Start, eventually
 
+from nestpy import Module
 from nestpy.testing.ws_client import WsCallError, WsTestClient
-from nestpy.websockets import WsAdapter
+from nestpy.websockets import (
+    ConnectedSocket,
+    MessageBody,
+    SubscribeMessage,
+    WebSocketGateway,
+    WebSocketServer,
+    WsAdapter,
+    WsClient,
+    WsServer,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -138,6 +149,78 @@ async def test_rooms_and_broadcast(start: Start, ws: Open) -> None:
     assert outsider.received() == []  # not in blue
 
 
+
+@WebSocketGateway(path="/lobby", adapter=WsAdapter)
+class LobbyGateway:
+    """Rooms and the server's broadcast operators, driven by the clients."""
+
+    server: WsServer = WebSocketServer()
+
+    @SubscribeMessage("join")
+    async def join(self, rooms: Annotated[list[str], MessageBody()],
+                   client: Annotated[WsClient, ConnectedSocket()]) -> str:
+        for room in rooms:
+            await client.join(room)
+        return repr(client)
+
+    @SubscribeMessage("leave")
+    async def leave(self, room: Annotated[str, MessageBody()],
+                    client: Annotated[WsClient, ConnectedSocket()]) -> list[str]:
+        await client.leave(room)
+        return sorted(client.rooms)
+
+    @SubscribeMessage("shout")
+    async def shout(self, text: Annotated[str, MessageBody()]) -> None:
+        await self.server.to("a").in_("b").except_("muted").broadcast("news", text)
+        await self.server.except_("a").to("c").broadcast_raw('{"event": "raw", "data": 1}')
+        await self.server.broadcast("marker", text)
+
+    @SubscribeMessage("kick")
+    async def kick(self, client: Annotated[WsClient, ConnectedSocket()]) -> None:
+        await client.close(4001, "kicked")
+        await client.close(4002, "twice")  # already closed: nothing more is sent
+
+    @SubscribeMessage("close-all")
+    async def close_all(self) -> None:
+        await self.server.close_all(4000, "bye")
+
+
+@Module(providers=[LobbyGateway])
+class LobbyModule:
+    pass
+
+
+async def test_broadcast_operators_target_rooms_and_leave_out_excepted_ones(
+    start: Start, ws: Open
+) -> None:
+    app = await start(LobbyModule)
+    in_a, in_b_muted, in_c, left_a = [await ws(app, "/lobby") for _ in range(4)]
+    assert (await in_a.call("join", ["a"])).startswith("WsClient(id=")
+    await in_b_muted.call("join", ["b", "muted"])
+    await in_c.call("join", ["c"])
+    await left_a.call("join", ["a", "c"])
+    assert await left_a.call("leave", "a") == ["c"]
+    await in_a.send("shout", "hello")
+    # each client's frames arrive in order: what comes before "marker" is all it was sent
+    assert [await in_a.receive() for _ in range(2)] == [
+        {"event": "news", "data": "hello"}, {"event": "marker", "data": "hello"}]
+    assert await in_b_muted.receive() == {"event": "marker", "data": "hello"}
+    for client in (in_c, left_a):
+        assert [await client.receive() for _ in range(2)] == [
+            {"event": "raw", "data": 1}, {"event": "marker", "data": "hello"}]
+
+
+async def test_a_client_closed_twice_sees_the_first_close_and_close_all_reaches_everyone(
+    start: Start, ws: Open
+) -> None:
+    app = await start(LobbyModule)
+    kicked, others = await ws(app, "/lobby"), [await ws(app, "/lobby") for _ in range(2)]
+    await kicked.send("kick")
+    assert await kicked.wait_closed() == 4001
+    await others[0].send("close-all")
+    for client in others:
+        assert await client.wait_closed() == 4000
+
 async def test_both_transports_and_several_paths_share_one_port(
     start: Start, ws: Open
 ) -> None:
@@ -188,6 +271,64 @@ async def test_origin_is_closed_by_default(start: Start) -> None:
     async with good:
         assert await good.call("echo", 1) == 1
 
+
+
+@WebSocketGateway(path="/listed", adapter=WsAdapter, cors={"origin": ["https://a.test"]})
+class ListedOrigins:
+    @SubscribeMessage("echo")
+    def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
+        return data
+
+
+@WebSocketGateway(path="/one", adapter=WsAdapter, cors="https://b.test")
+class OneOrigin:
+    @SubscribeMessage("echo")
+    def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
+        return data
+
+
+@WebSocketGateway(path="/any", adapter=WsAdapter, cors=True)
+class AnyOrigin:
+    @SubscribeMessage("echo")
+    def echo(self, data: Annotated[Any, MessageBody()]) -> Any:
+        return data
+
+
+@Module(providers=[ListedOrigins, OneOrigin, AnyOrigin])
+class OriginsModule:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("path", "origin", "allowed"),
+    [
+        ("/listed", "https://a.test", True),
+        ("/listed", "https://b.test", False),
+        ("/one", "https://b.test", True),
+        ("/one", "https://b.test.evil", False),
+        ("/any", "http://anywhere.test", True),
+    ],
+)
+async def test_cors_origins_as_a_list_a_string_or_anything(
+    start: Start, path: str, origin: str, allowed: bool
+) -> None:
+    app = await start(OriginsModule)
+    client = app.test_client(path=path, adapter="ws", headers={"Origin": origin})
+    if not allowed:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.connect()
+        assert refused.value.status == 403
+        return
+    async with client:
+        assert await client.call("echo", origin) == origin
+
+
+async def test_a_plain_http_request_to_a_websocket_path_is_told_to_upgrade(start: Start) -> None:
+    app = await start(OriginsModule)
+    async with aiohttp.ClientSession() as http, http.get(app.url_for(None) + "/any") as resp:
+        assert resp.status == 426
+        assert resp.headers["Upgrade"] == "websocket"
+        assert await resp.text() == "expected a WebSocket upgrade"
 
 async def test_a_client_vanishing_mid_handler(start: Start, ws: Open) -> None:
     app = await start(MixedModule)

@@ -141,3 +141,26 @@ async def test_message_parser_reads_binary_frames(start: Start, ws: Open) -> Non
     assert (await c.receive("exception"))["message"].startswith(
         "Frame rejected by message_parser")
     assert await c.call("add", [4, 5]) == 9  # text frames through the same parser
+
+
+async def test_a_peer_answering_pings_stays_and_its_own_pings_are_answered(start: Start) -> None:
+    app = await start(LimitsModule)
+    gw = app.get(TightGateway)
+    url = app.url_for(None).replace("http", "ws") + "/tight"
+    async with aiohttp.ClientSession() as session:
+        peer = await session.ws_connect(url, autoping=False)
+        await peer.ping(b"are you there")
+        pong = await peer.receive(timeout=5)
+        assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, b"are you there")
+        # Answer the server's heartbeat by hand: the second ping only comes if the pong to
+        # the first one counted (a peer that stays silent is dropped at that tick instead).
+        for _ in range(2):
+            ping = await peer.receive(timeout=5)
+            assert ping.type is aiohttp.WSMsgType.PING
+            await peer.pong(ping.data)
+        await peer.send_str(json.dumps({"event": "id", "id": 1}))
+        reply = await peer.receive(timeout=5)
+        assert json.loads(reply.data)["id"] == 1
+        assert gw.gone == []
+        await peer.close()
+

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import aiohttp
 import pytest
 from plainws_apps import MiddlewareModule, SecureModule
 from plainws_helpers import Open, Start
 
-from nestpy import Module
+from nestpy import Module, NestApplication
+from nestpy.common.filters import INTERNAL_ERROR
 from nestpy.testing import Test
-from nestpy.websockets import MessageBody, SubscribeMessage, WebSocketGateway, WsAdapter
+from nestpy.websockets import (
+    MessageBody,
+    OnGatewayInit,
+    SubscribeMessage,
+    WebSocketGateway,
+    WsAdapter,
+    WsClient,
+    WsException,
+    WsServer,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +63,71 @@ async def test_middleware_refuses_with_its_message(start: Start, ws: Open) -> No
     ok = await ws(app, "/mw", query={"name": "x"})
     assert await ok.call("hi") == "hi"
 
+
+
+@WebSocketGateway(path="/gate", adapter=WsAdapter)
+class GateGateway(OnGatewayInit):
+    """Middleware refusing in each of the ways a middleware can."""
+
+    def after_init(self, server: WsServer) -> None:
+        def by_query(client: WsClient) -> bool | None:
+            mode = client.handshake.query.get("mode")
+            if mode == "false":
+                return False
+            if mode == "dict":
+                raise WsException({"message": "members only", "code": 7})
+            if mode == "bare-dict":
+                raise WsException({"code": 7})
+            if mode == "boom":
+                raise RuntimeError("a middleware bug")
+            return None
+
+        server.use(by_query)
+
+    @SubscribeMessage("hi")
+    def hi(self, data: Annotated[Any, MessageBody()]) -> str:
+        return "hi"
+
+
+@Module(providers=[GateGateway])
+class GateModule:
+    pass
+
+
+async def close_of(app: NestApplication, mode: str) -> tuple[int | None, str]:
+    """The close frame a client connecting with ``?mode=`` receives."""
+    url = app.url_for(None).replace("http", "ws") + f"/gate?mode={mode}"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as peer:
+        msg = await peer.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.CLOSE
+        return msg.data, msg.extra
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("false", "Connection rejected by server"),
+        ("dict", "members only"),
+        ("bare-dict", "Connection refused"),
+    ],
+)
+async def test_middleware_refusals_close_1008_with_their_reason(
+    start: Start, mode: str, reason: str
+) -> None:
+    app = await start(GateModule)
+    assert await close_of(app, mode) == (1008, reason)
+    async with app.test_client(path="/gate", adapter="ws") as ok:
+        assert await ok.call("hi") == "hi"
+
+
+@pytest.mark.allow_errors
+async def test_a_failing_middleware_refuses_with_an_internal_error_and_is_logged(
+    start: Start, nestpy_error_guard: list[dict[str, Any]]
+) -> None:
+    app = await start(GateModule)
+    assert await close_of(app, "boom") == (1008, INTERNAL_ERROR)
+    assert [e["message"] for e in nestpy_error_guard] == ["middleware failed"]
+    assert nestpy_error_guard[0]["path"] == "/gate"
 
 @WebSocketGateway(path="/svc", adapter=WsAdapter)
 class UsesService:
