@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import struct
 
 import aiohttp
 import pytest
@@ -228,3 +230,26 @@ async def test_a_slow_reader_is_disconnected_not_buffered_for(
     assert eng.disconnects[0][1] == "slow reader"
     assert any("does not read fast enough" in r.getMessage() for r in caplog.records)
     writer.close()
+
+
+async def test_a_client_leaving_during_the_websocket_handshake_is_not_a_server_error(
+    engine: StartEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    eng = await engine()
+    caplog.set_level(logging.ERROR)
+    host, port = eng.url.removeprefix("http://").split(":")
+    for _ in range(5):
+        peer = socket.create_connection((host, int(port)))
+        peer.sendall(
+            f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            .encode()
+        )
+        # reset at once: the server's 101 meets a closed connection
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()
+    async with aiohttp.ClientSession() as http:  # the server still serves the next client
+        ws, _sid = await _open(http, eng.ws)
+        await ws.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
