@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import secrets
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
@@ -337,7 +338,18 @@ class EngineIOServer:
         except Exception:  # a bug above the transport: logged, the connection carries on
             _log.exception("engine.io session %s: message handler failed", sock.sid)
             return None
-        return None if pending is None else self._finish_message(sock, pending)
+        if pending is None:
+            return None
+        rest = self._finish_message(sock, pending)
+        if _EAGER_TASKS:
+            # Python 3.12+: started at once, in a task of its own; most finish without
+            # suspending (a connect without async guards, a disconnect), and then the reader
+            # reads on at once.
+            task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                rest, loop=asyncio.get_running_loop(), eager_start=True
+            )
+            return None if task.done() else task
+        return rest
 
     @staticmethod
     async def _finish_message(sock: EngineIOSocket, pending: Awaitable[Any]) -> None:
@@ -385,6 +397,9 @@ def _error(code: int, message: str, cors: dict[str, str] | None, status: int = 4
     if cors:
         resp.headers.update(cors)
     return resp
+
+
+_EAGER_TASKS: Final = sys.version_info >= (3, 12)
 
 
 def _gone() -> web.Response:

@@ -324,11 +324,18 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         if sock is None:
             return None  # not (or no longer) connected to this namespace
         handler = sock._gateway.handlers.get(data[0])
-        if (
-            handler is None or handler.now is None or self._draining
-            or self._nest_limit is not None
-        ):
+        if handler is None or self._draining or self._nest_limit is not None:
             return self._handle_event(eio_sid, ns, ack_id, data)
+        now = handler.now
+        flow = None
+        if now is None:
+            if handler.inline:
+                return self._handle_event(eio_sid, ns, ack_id, data)
+            # An async handler gets its task right here (nothing to await before reading
+            # on), unless this client is at its max_handlers_in_flight.
+            flow = self._flows.get(eio_sid)
+            if flow is not None and flow.in_flight >= self._max_in_flight:
+                return self._handle_event(eio_sid, ns, ack_id, data)
         event = data[0]
         if not self._dispatch_step(sock, event, ack_id):
             return None
@@ -337,7 +344,10 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         context = (sid, namespace, event)
         token = ws_context.set(context)
         try:
-            rest = handler.now(sock, body, ack_id)
+            if now is None:
+                self._start_handler(handler, sock, body, ack_id, flow)
+                return None
+            rest = now(sock, body, ack_id)
         finally:
             ws_context.reset(token)
         return None if rest is None else _in_context(context, rest)
@@ -538,14 +548,21 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
                 await flow.waiter
                 if eio_sid not in self._flows:
                     return
-            task = _spawn(handler.run(sock, body, id))
-            if not task.done():
-                self._running[task] = (sock, id)
-                if flow is not None:
-                    flow.in_flight += 1
-                task.add_done_callback(lambda t, f=flow: self._handler_done(t, f))
+            self._start_handler(handler, sock, body, id, flow)
         finally:
             ws_context.reset(token)
+
+    def _start_handler(
+        self, handler: Any, sock: Socket, body: Any, ack_id: int | None, flow: _Flow | None
+    ) -> None:
+        """Run an async handler in a task of its own, counted in its client's flow and
+        known to the shutdown drain."""
+        task = _spawn(handler.run(sock, body, ack_id))
+        if not task.done():
+            self._running[task] = (sock, ack_id)
+            if flow is not None:
+                flow.in_flight += 1
+            task.add_done_callback(lambda t, f=flow: self._handler_done(t, f))
 
     def _handler_done(self, task: asyncio.Future[Any], flow: _Flow | None) -> None:
         self._running.pop(task, None)
