@@ -32,6 +32,7 @@ import socketio
 from socketio import packet as sio_packet
 
 from nestpy._pipeline.encoding import to_wire_args
+from nestpy._speed import OrjsonCodec, _orjson_dumps
 from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
@@ -184,6 +185,11 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         codec = self.packet_class.json
         self._loads: Callable[[str], Any] = codec.loads
         self._dumps: Callable[..., str] = codec.dumps
+        # nestpy's orjson codec, called without its keyword handling: what it refuses
+        # (bytes, non-str keys, big ints, types for json_default) takes _dumps after all.
+        self._orjson: Callable[[Any], bytes] | None = (
+            _orjson_dumps if codec is OrjsonCodec else None
+        )
 
     def _engineio_server_class(self) -> type:
         return bridge_class(self._nest_deflate, self._nest_max_buffer)
@@ -651,15 +657,27 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
     def ack_now(self, sock: Socket, ack_id: int, args: list[Any]) -> Awaitable[None] | None:
         """``send_ack`` started synchronously: written or queued before this returns (None),
         or the awaitable of a send that is not (another client manager)."""
-        if self._fast_ack and not has_binary(args):
+        if self._fast_ack:
+            body: str | None = None
+            if self._orjson is not None:
+                try:  # noqa: SIM105 - suppress() costs a context manager per ack
+                    body = self._orjson(args).decode()
+                except TypeError:
+                    pass
+            if body is None:
+                if has_binary(args):
+                    return self.send_now(
+                        sock._eio_sid,
+                        self.packet_class(
+                            sio_packet.ACK, namespace=sock.namespace, id=ack_id, data=args
+                        ),
+                    )
+                body = self._dumps(args, separators=_SEPARATORS)
             session = self.eio.sessions.get(sock._eio_sid)
             if session is None:
                 return None
             ns = sock.namespace
-            session.send_packet(
-                ("43" if ns == "/" else "43" + ns + ",") + str(ack_id)
-                + self._dumps(args, separators=_SEPARATORS)
-            )
+            session.send_packet(("43" if ns == "/" else "43" + ns + ",") + str(ack_id) + body)
             manager = self.manager
             if session.transport == "websocket":
                 manager.direct_deliveries += 1
