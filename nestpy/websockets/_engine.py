@@ -77,6 +77,12 @@ async def _in_context(context: tuple[str, str, str], rest: Awaitable[None]) -> N
         ws_context.reset(token)
 
 
+async def _settled(pending: Awaitable[None] | None) -> None:
+    """Await what a dispatch step left to do, if anything."""
+    if pending is not None:
+        await pending
+
+
 class _Flow:
     """Per Engine.IO session: async handlers in flight, a binary packet awaiting attachments,
     and whether the client already got an invalid-packet close."""
@@ -316,47 +322,10 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
                     return self._handle_message(eio_sid, data)
                 if type(args) is list and args and type(args[0]) is str:
                     ns, ack_id = match.groups()
-                    return self._handle_event_now(
+                    return self._handle_event(
                         eio_sid, ns, int(ack_id) if ack_id else None, args
                     )
         return self._handle_message(eio_sid, data)
-
-    def _handle_event_now(
-        self, eio_sid: str, ns: str | None, ack_id: int | None, data: list[Any]
-    ) -> Awaitable[None] | None:
-        namespace = ns or "/"
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        sock = self.nest_sockets.get(sid) if sid is not None else None
-        if sock is None:
-            return None  # not (or no longer) connected to this namespace
-        handler = sock._gateway.handlers.get(data[0])
-        if handler is None or self._draining or self._nest_limit is not None:
-            return self._handle_event(eio_sid, ns, ack_id, data)
-        now = handler.now
-        flow = None
-        if now is None:
-            if handler.inline:
-                return self._handle_event(eio_sid, ns, ack_id, data)
-            # An async handler gets its task right here (nothing to await before reading
-            # on), unless this client is at its max_handlers_in_flight.
-            flow = self._flows.get(eio_sid)
-            if flow is not None and flow.in_flight >= self._max_in_flight:
-                return self._handle_event(eio_sid, ns, ack_id, data)
-        event = data[0]
-        if not self._dispatch_step(sock, event, ack_id):
-            return None
-        n = len(data)
-        body = data[1] if n == 2 else (None if n == 1 else data[1:])
-        context = (sid, namespace, event)
-        token = ws_context.set(context)
-        try:
-            if now is None:
-                self._start_handler(handler, sock, body, ack_id, flow)
-                return None
-            rest = now(sock, body, ack_id)
-        finally:
-            ws_context.reset(token)
-        return None if rest is None else _in_context(context, rest)
 
     async def _handle_message(self, eio_sid: str, data: str | bytes) -> None:
         flow = self._flows.get(eio_sid)
@@ -387,15 +356,6 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
                 return self._invalid(eio_sid, f"binary packet announcing {count} attachments")
             flow.binary = pkt
             return None
-        if ptype == sio_packet.EVENT:
-            # The common case, checked inline (one coroutine less per event).
-            args = pkt.data
-            ns = pkt.namespace
-            if (
-                type(args) is list and args and type(args[0]) is str
-                and (ns is None or (type(ns) is str and ns[:1] == "/"))
-            ):
-                return await self._handle_event(eio_sid, ns, pkt.id, args)
         return await self._dispatch_packet(eio_sid, pkt)
 
     async def _dispatch_packet(self, eio_sid: str, pkt: Any) -> None:
@@ -407,7 +367,7 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         if ptype == sio_packet.EVENT or ptype == sio_packet.BINARY_EVENT:
             if type(data) is not list or not data or type(data[0]) is not str:
                 return self._invalid(eio_sid, "event packet without an event name")
-            return await self._handle_event(eio_sid, ns, pkt.id, data)
+            return await _settled(self._handle_event(eio_sid, ns, pkt.id, data))
         if ptype == sio_packet.ACK or ptype == sio_packet.BINARY_ACK:
             if type(data) is not list:
                 return self._invalid(eio_sid, "ack packet without an argument list")
@@ -516,45 +476,64 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             await asyncio.sleep(CONNECT_EMIT_GAP)
         await sock._flush_pending()
 
-    async def _handle_event(
+    def _handle_event(
         self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]
-    ) -> None:
+    ) -> Awaitable[None] | None:
+        """Dispatch one EVENT: None when it was handled before this returns (a sync handler
+        on the fast path acked, an async handler's task started), else an awaitable of the
+        rest, which the reader awaits before reading this client on."""
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         sock = self.nest_sockets.get(sid) if sid is not None else None
         if sock is None:
-            return  # not (or no longer) connected to this namespace
+            return None  # not (or no longer) connected to this namespace
         event = data[0]
         if self._draining:
-            if id is not None:
-                await self.send_ack(sock, id, [SHUTDOWN_ERROR])
-            return
+            return None if id is None else self.send_ack(sock, id, [SHUTDOWN_ERROR])
         if self._nest_limit is not None and (refused := self._nest_limit.check(sock, id)):
-            await refused
-            return
+            return refused
         handler = sock._gateway.handlers.get(event)
         if handler is None:
             # NestJS ignores events no handler subscribes to; an ack is answered (_binding).
-            await sock._gateway.unknown_event(sock, data, id)
-            return
+            unknown: Awaitable[None] = sock._gateway.unknown_event(sock, data, id)
+            return unknown
         if not self._dispatch_step(sock, event, id):
-            return
+            return None
         n = len(data)
         # NestJS's rule: one argument is the body; several are the list of them.
         body = data[1] if n == 2 else (None if n == 1 else data[1:])
-        token = ws_context.set((sid, namespace, event))
-        try:
-            if handler.inline:
-                await handler.run(sock, body, id)
-                return
+        context = (sid, namespace, event)
+        now = handler.now
+        flow = None
+        if now is None and not handler.inline:
             flow = self._flows.get(eio_sid)
             if flow is not None and flow.in_flight >= self._max_in_flight:
-                # Back-pressure: stop reading this client until one of its handlers is done.
-                flow.waiter = asyncio.get_running_loop().create_future()
-                await flow.waiter
-                if eio_sid not in self._flows:
-                    return
-            self._start_handler(handler, sock, body, id, flow)
+                return self._start_when_free(flow, eio_sid, handler, sock, body, id, context)
+        token = ws_context.set(context)
+        try:
+            if now is not None:
+                rest = now(sock, body, id)
+            elif handler.inline:
+                rest = handler.run(sock, body, id)
+            else:
+                self._start_handler(handler, sock, body, id, flow)
+                return None
+        finally:
+            ws_context.reset(token)
+        return None if rest is None else _in_context(context, rest)
+
+    async def _start_when_free(
+        self, flow: _Flow, eio_sid: str, handler: Any, sock: Socket, body: Any,
+        ack_id: int | None, context: tuple[str, str, str],
+    ) -> None:
+        # Back-pressure: this client's reading waits until one of its handlers is done.
+        flow.waiter = asyncio.get_running_loop().create_future()
+        await flow.waiter
+        if eio_sid not in self._flows:
+            return
+        token = ws_context.set(context)
+        try:
+            self._start_handler(handler, sock, body, ack_id, flow)
         finally:
             ws_context.reset(token)
 
