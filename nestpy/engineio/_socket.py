@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
@@ -384,10 +384,10 @@ class EngineIOSocket:
         return reader
 
     def _upgraded(
-        self, ws: web.WebSocketResponse, request: web.Request, reader: WebSocketReader
+        self, ws: web.WebSocketResponse, request: web.Request, reader: WebSocketReader | None
     ) -> bool:
-        """The probe is done (``5`` came): move to the websocket. False when the session
-        ended meanwhile."""
+        """The probe is done (``5`` came): move to the websocket, read by *reader* (None:
+        aiohttp's reader, ``run_websocket``). False when the session ended meanwhile."""
         self._upgrading = False
         if self.closed or self._closing:
             return False
@@ -396,8 +396,9 @@ class EngineIOSocket:
         packets = self._buffer
         self._buffer, self._buffer_size = [], 0
         self.attach_websocket(ws, request)
-        self._reader = reader
-        reader.sink = self
+        if reader is not None:
+            self._reader = reader
+            reader.sink = self
         for packet in packets:
             self.send_packet(packet)
         return True
@@ -405,7 +406,6 @@ class EngineIOSocket:
     async def run_websocket(self, ws: web.WebSocketResponse) -> None:
         """Read *ws* with aiohttp's reader until it closes or the session ends (sessions
         that negotiated per-message deflate; others use ``read_websocket``)."""
-        deliver = self._server._deliver
         try:
             while not self.closed:
                 msg = await ws.receive()
@@ -413,24 +413,16 @@ class EngineIOSocket:
                     break
                 kind = msg.type
                 if kind is WSMsgType.TEXT:
-                    data: str = msg.data
-                    if data[:1] == MESSAGE:  # the common case, dispatched without a detour
-                        pending = deliver(self, data[1:])
-                        if pending is not None:
-                            await pending
-                        continue
-                    if not data or data[0] not in "0123456":
-                        self._server.warn_invalid(self, "invalid websocket packet")
-                        self.close(PARSE_ERROR)
-                        break
-                    await self._on_packet(data)
+                    pending = self.on_text(msg.data)
                 elif kind is WSMsgType.BINARY:
-                    await self._on_packet(msg.data)
+                    pending = self.on_binary(msg.data)
                 else:
                     # CLOSE / CLOSING / CLOSED, or ERROR (e.g. a frame over max_payload:
                     # aiohttp answered it with close code 1009)
                     self._finish(TRANSPORT_ERROR if kind is WSMsgType.ERROR else TRANSPORT_CLOSE)
                     break
+                if pending is not None:
+                    await pending
         finally:
             if not self.closed and self._ws is ws:
                 self._finish(TRANSPORT_CLOSE)
@@ -448,18 +440,7 @@ class EngineIOSocket:
             upgraded = False
         finally:
             self._upgrading = False
-        if not upgraded:
-            return False
-        if self.closed or self._closing:
-            return False
-        if self._poll is not None:
-            self._answer_poll(NOOP)
-        packets = self._buffer
-        self._buffer, self._buffer_size = [], 0
-        self.attach_websocket(ws, request)
-        for packet in packets:
-            self.send_packet(packet)
-        return True
+        return upgraded and self._upgraded(ws, request, None)
 
     async def _probe(self, ws: web.WebSocketResponse, wt: asyncio.Transport | None) -> bool:
         while True:
@@ -467,27 +448,20 @@ class EngineIOSocket:
             if msg.type is not WSMsgType.TEXT or self.closed or wt is None:
                 return False
             if msg.data == "2probe":
-                wt.write(_codec.frame("3probe"))
-                if self._poll is not None:
-                    self._answer_poll(NOOP)
+                self._answer_probe(wt.write)
             else:
                 return bool(msg.data == UPGRADE)
 
-    def _wt_probe(self, reader: WebSocketReader, frame: bytes) -> None:
-        reader.write(frame)
+    def _answer_probe(self, write: Callable[[bytes], object]) -> None:
+        write(_codec.frame("3probe"))
         if self._poll is not None:
-            self._answer_poll(NOOP)
+            self._answer_poll(NOOP)  # the client moves on to the websocket
 
     # -- packets from the client --------------------------------------------------------
 
     async def _on_packet(self, packet: str | bytes) -> None:
-        if type(packet) is not str:
-            pending = self._server._deliver(self, packet)
-        elif packet[0] == MESSAGE:
-            pending = self._server._deliver(self, packet[1:])
-        else:
-            self._on_control(packet[0])
-            return
+        # A polling payload's packets, one after the other (as the websocket readers do).
+        pending = self.on_text(packet) if isinstance(packet, str) else self.on_binary(packet)
         if pending is not None:
             await pending
 
@@ -628,7 +602,7 @@ class _Probe:
         if sock.closed:
             self.fail()
         elif data == "2probe":
-            sock._wt_probe(reader, _codec.frame("3probe"))
+            sock._answer_probe(reader.write)
         elif data == UPGRADE:
             self._stop_timer()
             if not sock._upgraded(self.ws, self.request, reader):
