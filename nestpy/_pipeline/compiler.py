@@ -169,16 +169,16 @@ def compile_handler(
                 await send_ack(sock, ack_id, [])  # never leave an ack-waiting client hanging
             return
         if ack_id is not None and not uses_ack:
-            if result is None:
-                await send_ack(sock, ack_id, [])
-            elif type(result) is tuple:
-                await send_ack(sock, ack_id, to_wire_args(result))
-            else:
-                # Encoded before anything is sent: an EncodeError still answers the ack.
-                # JSON types skip the encoder call (no annotation: the hot path).
-                await send_ack(
-                    sock, ack_id, [result if type(result) in native else encode(result)]
-                )
+            await send_ack(sock, ack_id, ack_args(result))
+
+    def ack_args(result: Any) -> list[Any]:
+        # Encoded before anything is sent: an EncodeError still answers the ack. JSON types
+        # skip the encoder call (no annotation: the hot path).
+        if result is None:
+            return []
+        if type(result) is tuple:
+            return to_wire_args(result)
+        return [result if type(result) in native else encode(result)]
 
     async def on_error(
         exc: Exception, sock: Client, body: Any, ack_id: Any, ctx: ExecutionContext | None
@@ -295,13 +295,7 @@ def compile_handler(
                             return reply(sock, result, body, ack_id)
                         if ack_id is None or uses_ack:
                             return None
-                        if result is None:
-                            return acknowledge(sock, ack_id, [])
-                        if type(result) is tuple:
-                            return acknowledge(sock, ack_id, to_wire_args(result))
-                        return acknowledge(
-                            sock, ack_id, [result if type(result) in native else encode(result)]
-                        )
+                        return acknowledge(sock, ack_id, ack_args(result))
                     except Exception as exc:
                         return failed(exc, sock, body, ack_id)
 

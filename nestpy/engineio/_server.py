@@ -7,13 +7,13 @@ import contextlib
 import json
 import logging
 import secrets
-import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 from aiohttp import web
 
 from nestpy.engineio._socket import FORCED_CLOSE, PING_TIMEOUT, SERVER_SHUTDOWN, EngineIOSocket
+from nestpy.engineio._tasks import EAGER, start_task
 
 __all__ = ["EngineIOServer"]
 
@@ -341,13 +341,11 @@ class EngineIOServer:
         if pending is None:
             return None
         rest = self._finish_message(sock, pending)
-        if _EAGER_TASKS:
+        if EAGER:
             # Python 3.12+: started at once, in a task of its own; most finish without
             # suspending (a connect without async guards, a disconnect), and then the reader
             # reads on at once.
-            task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
-                rest, loop=asyncio.get_running_loop(), eager_start=True
-            )
+            task = start_task(rest)
             return None if task.done() else task
         return rest
 
@@ -397,9 +395,6 @@ def _error(code: int, message: str, cors: dict[str, str] | None, status: int = 4
     if cors:
         resp.headers.update(cors)
     return resp
-
-
-_EAGER_TASKS: Final = sys.version_info >= (3, 12)
 
 
 def _gone() -> web.Response:

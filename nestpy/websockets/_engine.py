@@ -23,9 +23,9 @@ gateway's ``accept``) and ``_dispatch_step`` (one event, before its handler runs
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -34,6 +34,7 @@ from socketio import packet as sio_packet
 from nestpy._pipeline.encoding import to_wire_args
 from nestpy._speed import OrjsonCodec, _orjson_dumps
 from nestpy.engineio import DEFAULT_MAX_BUFFER_SIZE
+from nestpy.engineio._tasks import start_task
 from nestpy.exceptions import BootstrapError
 from nestpy.logger import Logger, ws_context
 from nestpy.websockets._fanout import FastAsyncManager
@@ -48,17 +49,6 @@ __all__ = ["GatewayRuntime", "NestAsyncServer"]
 
 _log = Logger("nestpy.websockets")
 
-if sys.version_info >= (3, 12):
-
-    def _spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        # Eager start: a handler that finishes without suspending never becomes a
-        # scheduled task at all. The loop is passed: Python 3.13.0's Task(eager_start=True)
-        # without one fails with "'NoneType' object has no attribute 'is_running'".
-        return asyncio.Task(  # type: ignore[call-arg,unused-ignore]
-            coro, loop=asyncio.get_running_loop(), eager_start=True
-        )
-else:
-    _spawn = asyncio.ensure_future
 
 
 
@@ -542,12 +532,12 @@ class NestAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
     ) -> None:
         """Run an async handler in a task of its own, counted in its client's flow and
         known to the shutdown drain."""
-        task = _spawn(handler.run(sock, body, ack_id))
+        task = start_task(handler.run(sock, body, ack_id))
         if not task.done():
             self._running[task] = (sock, ack_id)
             if flow is not None:
                 flow.in_flight += 1
-            task.add_done_callback(lambda t, f=flow: self._handler_done(t, f))
+            task.add_done_callback(functools.partial(self._handler_done, flow=flow))
 
     def _handler_done(self, task: asyncio.Future[Any], flow: _Flow | None) -> None:
         self._running.pop(task, None)
