@@ -4,9 +4,6 @@ prometheus-client's own text parser."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket as socket_mod
 import uuid
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 import socketio
 from obs_app import ObsModule, eventually
 from prometheus_client.parser import text_string_to_metric_families
+from throwaway_redis import ThrowawayRedis
 
 from nestpy.testing import ConnectionRefused, Test
 from nestpy.websockets import RedisIoAdapter
@@ -168,40 +166,16 @@ async def test_broker_health_of_a_scale_out_adapter() -> None:
         await eventually(up)
 
 
-def _free_port() -> int:
-    with socket_mod.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.redis
 async def test_broker_up_drops_to_zero_when_the_broker_goes_away() -> None:
     """A throwaway redis-server of this test's own, stopped mid-test (never the shared one)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("NESTPY_REQUIRE_SERVICES") == "1":
-            pytest.fail("redis-server is required (NESTPY_REQUIRE_SERVICES=1)")
-        pytest.skip("needs the redis-server binary")
-    port = _free_port()
-    proc = await asyncio.create_subprocess_exec(
-        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
+    redis = ThrowawayRedis()
+    redis.start()
     try:
         module = await Test.create_testing_module(imports=[ObsModule]).compile()
         app = module.create_nest_application()
         channel = f"nestpy-obs-{uuid.uuid4().hex}"
-        url = f"redis://127.0.0.1:{port}/0"
-
-        async def redis_ready() -> None:
-            try:
-                _r, w = await asyncio.open_connection("127.0.0.1", port)
-            except OSError as exc:
-                raise AssertionError("redis-server not listening yet") from exc
-            w.close()
-            await w.wait_closed()
-
-        await eventually(redis_ready)
+        url = redis.url
         app.use_websocket_adapter(RedisIoAdapter(url, channel, heartbeat_interval=0.1))
         app.enable_metrics()
         labels = {"adapter": "RedisIoAdapter", "channel": channel}
@@ -212,8 +186,7 @@ async def test_broker_up_drops_to_zero_when_the_broker_goes_away() -> None:
                 assert value(await scrape(metrics_url), "nestpy_broker_up", **labels) == 1
 
             await eventually(up)
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), 10)
+            redis.stop()
 
             async def down() -> None:
                 samples = await scrape(metrics_url)
@@ -222,6 +195,4 @@ async def test_broker_up_drops_to_zero_when_the_broker_goes_away() -> None:
 
             await eventually(down)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await asyncio.wait_for(proc.wait(), 10)
+        redis.stop()

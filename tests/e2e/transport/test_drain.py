@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -14,18 +13,13 @@ from typing import Any
 
 import pytest
 import socketio
+from throwaway_redis import free_port
 
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Proc:
@@ -58,7 +52,7 @@ async def start_app() -> AsyncIterator[Any]:
     readers: list[asyncio.Task[None]] = []
 
     async def _start(handler_seconds: float, drain_timeout: float) -> Proc:
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(HERE / "drain_app.py"), str(port), str(handler_seconds),
